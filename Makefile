@@ -1,0 +1,54 @@
+# Kutamo Identity: one command to run the system, one to test it. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_DIR ?= .run
+STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
+PACKAGES := contracts services/identity services/provisioning dev
+STAMP := $(VENV)/.installed
+
+.PHONY: help install infra-up infra-down run stop demo test lint typecheck lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv and install pinned dependencies and the project's packages
+
+$(STAMP): requirements/lock.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+infra-up: install ## Start PostgreSQL, Kafka and the Microsoft emulator (reuses what is already up)
+	$(STACK) up
+
+infra-down: install ## Stop what infra-up started
+	$(STACK) down
+
+run: install ## Bring the whole system up: infrastructure and both services; Ctrl-C stops it
+	$(STACK) run
+
+stop: install ## Stop everything `make run` started
+	$(STACK) down
+
+demo: install ## One demo sign-in against the running system; prints the provisioned user
+	$(STACK) demo
+
+test: install ## Start the real servers (reusing running ones), run every test, stop what was started
+	$(STACK) test -- $(PYTEST_ARGS)
+
+lint: install ## ruff
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+typecheck: install ## mypy --strict on contracts and services
+	$(VENV)/bin/mypy
+
+lock: ## Re-pin requirements/lock.txt from requirements/dev.in in a clean venv
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet -r requirements/dev.in
+	{ echo '# Generated from requirements/dev.in with `pip freeze` in a clean venv; regenerate with `make lock`.'; .lockvenv/bin/pip freeze; } > requirements/lock.txt
+	rm -rf .lockvenv
+
+clean: infra-down ## Stop everything and remove the run folder and the venv
+	rm -rf $(RUN_DIR) $(VENV)

@@ -1,0 +1,25 @@
+"""Kutamo Identity event contracts: the only code the services share.
+
+Downstream teams outside Python use the generated JSON Schema / AsyncAPI documents instead.
+"""
+
+from kutamo_contracts.envelope import Envelope, decode_record, encode_record
+from kutamo_contracts.events import UserProvisioned, UserSignedIn
+from kutamo_contracts.sealing import SealedTokenError, open_token, seal_token
+from kutamo_contracts.topics import ALL_TOPICS, DEAD_LETTERS, USER_PROVISIONED, USER_SIGNED_IN, Topic
+
+__all__ = [
+    "ALL_TOPICS",
+    "DEAD_LETTERS",
+    "USER_PROVISIONED",
+    "USER_SIGNED_IN",
+    "Envelope",
+    "SealedTokenError",
+    "Topic",
+    "UserProvisioned",
+    "UserSignedIn",
+    "decode_record",
+    "encode_record",
+    "open_token",
+    "seal_token",
+]

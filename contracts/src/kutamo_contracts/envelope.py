@@ -1,0 +1,82 @@
+"""CloudEvents 1.0 binary content mode on Kafka: attributes in `ce_*` headers, JSON payload as the value.
+
+The record key is the Kutamo user id, so one user's events stay in order on one partition.
+"""
+
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+
+from kutamo_contracts.topics import Topic
+
+SOURCE_IDENTITY = "urn:kutamo:identity"
+SOURCE_PROVISIONING = "urn:kutamo:provisioning"
+CONTENT_TYPE = "application/json"
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+_encoder = msgspec.json.Encoder()
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record is not a well-formed Kutamo CloudEvent."""
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """What travels on Kafka: key, headers and value, ready for aiokafka."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def encode_record(
+    topic: Topic,
+    payload: msgspec.Struct,
+    *,
+    event_id: str,
+    subject: str,
+    source: str,
+    time: datetime,
+    traceparent: str | None = None,
+) -> Envelope:
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id.encode()),
+        ("ce_type", topic.event_type.encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", time.astimezone(UTC).isoformat().encode()),
+        ("ce_subject", subject.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
+    return Envelope(topic=topic.name, key=subject.encode(), value=_encoder.encode(payload), headers=headers)
+
+
+def header_map(headers: object) -> dict[str, str]:
+    """Kafka headers as text, for logging and dead letters (undecodable bytes replaced)."""
+    pairs = headers if isinstance(headers, (list, tuple)) else []
+    return {str(k): (v or b"").decode("utf-8", "replace") for k, v in pairs}
+
+
+def decode_record(topic: Topic, payload_type: type[T], headers: object, value: bytes | None) -> T:
+    """Check the CloudEvents attributes and decode the payload; raise EnvelopeError on anything off."""
+    attrs = header_map(headers)
+    if attrs.get("ce_specversion") != "1.0":
+        raise EnvelopeError("missing or unsupported ce_specversion header (expected 1.0)")
+    if attrs.get("ce_type") != topic.event_type:
+        raise EnvelopeError(f"unexpected ce_type {attrs.get('ce_type')!r} on {topic.name}")
+    if value is None:
+        raise EnvelopeError("record has no value")
+    try:
+        payload = msgspec.json.decode(value, type=payload_type)
+    except msgspec.ValidationError as exc:
+        raise EnvelopeError(f"payload does not match {payload_type.__name__}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise EnvelopeError(f"payload is not valid JSON: {exc}") from exc
+    if getattr(payload, "event_id", None) != attrs.get("ce_id"):
+        raise EnvelopeError("ce_id header does not match the payload's event_id")
+    return payload

@@ -1,0 +1,72 @@
+"""Event payloads. Evolution rule: new fields get defaults; existing fields never change type or go away."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+Guid = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+
+
+class UserSignedIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """A person signed in to Kutamo with their organisation's Azure AD account."""
+
+    event_id: Guid
+    """Unique per sign-in; equals the CloudEvents `ce_id`. Consumers de-duplicate on it."""
+    tenant_id: Guid
+    """The Kutamo tenant (customer organisation) the person signed in to."""
+    user_id: Guid
+    """The stable Kutamo user id, linked to (azure_tid, azure_oid). Also the Kafka record key."""
+    azure_tid: Guid
+    """The Azure AD directory (tenant) id the token came from."""
+    azure_oid: Guid
+    """The person's immutable object id inside that directory."""
+    signed_in_at: datetime
+    """When the identity service accepted the sign-in (UTC). Orders a user's events."""
+    login_code: str
+    """The Kutamo login code the person used (`/login/<code>`)."""
+    name: str | None = None
+    """Display name from the id_token, if it carried one."""
+    email: str | None = None
+    """Email from the id_token (`email`, else `preferred_username`/`upn`). Informative only, never an identity key."""
+    sealed_graph_token: str | None = None
+    """The delegated Microsoft Graph token, sealed for the provisioning worker (AES-256-GCM), or null."""
+
+
+class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """A Kutamo user record was created or updated from a sign-in."""
+
+    event_id: Guid
+    """Unique per provisioning outcome."""
+    source_event_id: Guid
+    """The `UserSignedIn.event_id` this record was built from."""
+    tenant_id: Guid
+    user_id: Guid
+    change: Literal["created", "updated", "unchanged"]
+    """Whether the record was new, changed, or already up to date."""
+    changed_fields: list[str] = []
+    """Names of the fields that changed: any of name, email, title, avatar."""
+    name: str | None = None
+    email: str | None = None
+    title: str | None = None
+    avatar_sha256: str | None = None
+    """Content hash of the avatar image; fetch it from the provisioning API at /v1/avatars/{sha256}."""
+    provisioned_at: datetime
+
+
+class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
+    """A message the provisioning worker gave up on, kept whole so an operator can replay it."""
+
+    reason: str
+    """Stable machine code of the failure, e.g. `malformed_event`, `graph_unavailable`."""
+    detail: str
+    """A sentence for a person; never contains a token."""
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    headers: dict[str, str]
+    value: str
+    """The original record value, as text (UTF-8, replacement characters for invalid bytes)."""
+    failed_at: datetime
+    attempts: int = 1
