@@ -1,0 +1,1 @@
+"""Kutamo Identity: Azure AD connections, Microsoft token validation, Kutamo sessions, the outbox."""

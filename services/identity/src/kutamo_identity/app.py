@@ -1,0 +1,83 @@
+"""The composition root: create_app(config) wires the pool, keys, relay and routes together."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from kutamo_identity import db
+from kutamo_identity.config import Config
+from kutamo_identity.errors import EXCEPTION_HANDLERS
+from kutamo_identity.health import HealthController
+from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
+from kutamo_identity.sessions.issuer import SessionIssuer
+from kutamo_identity.signin.controller import SignInController
+from kutamo_identity.signin.keys import SigningKeys
+from kutamo_identity.signin.service import SignInService
+
+
+def create_app(
+    config: Config,
+    *,
+    clock: Clock = system_clock,
+    new_id: IdFactory = random_id,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Litestar:
+    relay = OutboxRelay(config.database_url, config.kafka_bootstrap_servers, clock)
+    sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await db.create_pool(config.database_url)
+        async with pool.acquire() as conn:
+            await db.migrate(conn)
+        await sessions.publish(pool, clock())
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
+        keys = SigningKeys(http, config.azure_login_base_url, clock)
+        app.state.db_pool = pool
+        app.state.signin_service = SignInService(pool, keys, sessions, config, clock, new_id)
+        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        try:
+            yield
+        finally:
+            relay.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(relay_task, 10)
+            await http.aclose()
+            await pool.close()
+
+    def provide_pool(state: State) -> asyncpg.Pool:
+        pool: asyncpg.Pool = state.db_pool
+        return pool
+
+    def provide_signin(state: State) -> SignInService:
+        service: SignInService = state.signin_service
+        return service
+
+    def provide_relay() -> OutboxRelay:
+        return relay
+
+    def provide_clock() -> Clock:
+        return clock
+
+    return Litestar(
+        route_handlers=[SignInController, HealthController],
+        lifespan=[lifespan],
+        dependencies={
+            "db_pool": Provide(provide_pool, sync_to_thread=False),
+            "signin_service": Provide(provide_signin, sync_to_thread=False),
+            "relay": Provide(provide_relay, sync_to_thread=False),
+            "clock": Provide(provide_clock, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(title="Kutamo Identity", version="1.0.0", path="/schema"),
+        request_max_body_size=64 * 1024,
+    )
+

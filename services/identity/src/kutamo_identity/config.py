@@ -1,0 +1,87 @@
+"""Configuration from environment variables: one pure function, read once in __main__, passed down."""
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import msgspec
+
+from kutamo_contracts.sealing import parse_key
+
+# Every variable the service reads: name -> (required, meaning). The README table and the
+# docker-compose check are held to this list.
+VARIABLES: dict[str, tuple[bool, str]] = {
+    "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
+    "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
+    "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the provisioning worker"),
+    "AZURE_LOGIN_BASE_URL": (False, "Microsoft login host (default https://login.microsoftonline.com)"),
+    "PUBLIC_BASE_URL": (False, "Base URL users see; login links and session issuer (default http://localhost:8000)"),
+    "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
+    "PORT": (False, "Port to listen on (default 8000)"),
+    "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
+    "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Microsoft tokens (default 120)"),
+    "GRAPH_TOKEN_TTL_SECONDS": (False, "How long a Graph token is assumed valid when the frontend does not say (default 600)"),
+    "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+}
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable service; the message says what to fix."""
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    kafka_bootstrap_servers: str
+    token_sealing_key: bytes
+    azure_login_base_url: str = "https://login.microsoftonline.com"
+    public_base_url: str = "http://localhost:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_ttl_seconds: int = 900
+    clock_skew_seconds: int = 120
+    graph_token_ttl_seconds: int = 600
+    log_level: str = "INFO"
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = environ.get(name, default).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def from_env(environ: Mapping[str, str]) -> Config:
+    missing = [name for name, (required, _) in VARIABLES.items() if required and not environ.get(name)]
+    if missing:
+        raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
+    try:
+        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    level = environ.get("LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Config(
+        database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
+        kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
+        token_sealing_key=sealing_key,
+        azure_login_base_url=_url(environ, "AZURE_LOGIN_BASE_URL", Config.azure_login_base_url, ("http", "https")),
+        public_base_url=_url(environ, "PUBLIC_BASE_URL", Config.public_base_url, ("http", "https")),
+        host=environ.get("HOST", Config.host),
+        port=_int(environ, "PORT", Config.port, 1, 65535),
+        session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", Config.session_ttl_seconds, 60, 86400),
+        clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", Config.clock_skew_seconds, 0, 600),
+        graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", Config.graph_token_ttl_seconds, 60, 7200),
+        log_level=level,
+    )

@@ -1,0 +1,106 @@
+"""The identity service's errors and their problem+json (RFC 9457) mapping.
+
+    IdentityError                 every error a client may see; carries status, code, title
+     ├── BadRequest               400  malformed_request
+     ├── NotFound                 404  e.g. unknown_login_code
+     ├── SignInRefused            401/403  the Microsoft token or the connection says no
+     └── Unavailable              503  a dependency is down
+
+Each subclass instance carries a stable machine `code` and a `detail` sentence a person can act on.
+The handler below is the one place that turns them (and framework errors) into responses.
+"""
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://docs.kutamo.com/problems/"
+
+
+class IdentityError(Exception):
+    status: int = 400
+    title: str = "Request failed"
+
+    def __init__(self, code: str, detail: str, *, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(IdentityError):
+    status = 400
+    title = "The request is not valid"
+
+
+class NotFound(IdentityError):
+    status = 404
+    title = "Not found"
+
+
+class SignInRefused(IdentityError):
+    status = 401
+    title = "Sign-in refused"
+
+
+class Unavailable(IdentityError):
+    status = 503
+    title = "Temporarily unavailable"
+
+
+def problem(status: int, code: str, title: str, detail: str, instance: str) -> Response[dict[str, object]]:
+    body: dict[str, object] = {
+        "type": TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": instance,
+    }
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def handle_identity_error(request: Request[object, object, object], exc: IdentityError) -> Response[dict[str, object]]:
+    return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path)
+
+
+def handle_http_exception(request: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+    path = request.url.path
+    if isinstance(exc, ValidationException):
+        return problem(400, "malformed_request", BadRequest.title, _validation_detail(exc), path)
+    if isinstance(exc, NotFoundException):
+        return problem(404, "not_found", NotFound.title, f"There is nothing at {path}.", path)
+    if exc.status_code == 405:
+        return problem(405, "method_not_allowed", "Method not allowed", f"{request.method} is not allowed on {path}.", path)
+    return problem(exc.status_code, "http_error", "Request failed", str(exc.detail), path)
+
+
+def handle_unexpected(request: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Internal error",
+        "Something went wrong on our side; nothing was changed. Try again, and contact support if it persists.",
+        request.url.path,
+    )
+
+
+def _validation_detail(exc: ValidationException) -> str:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    messages = [str(item.get("message", "")) for item in extra if isinstance(item, dict)]
+    text = "; ".join(m for m in messages if m) or str(exc.detail)
+    return f"The request body is not valid: {text}. Send a JSON object as described in the API documentation."
+
+
+EXCEPTION_HANDLERS = {
+    IdentityError: handle_identity_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

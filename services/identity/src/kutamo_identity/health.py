@@ -1,0 +1,37 @@
+"""Liveness, readiness and the published session keys."""
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from litestar import Controller, Response, get
+
+from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.seams import Clock
+from kutamo_identity.sessions.issuer import published_keys
+
+
+class HealthController(Controller):
+    tags = ["health"]
+
+    @get("/health/live", summary="The process is alive")
+    async def live(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/health/ready", summary="The service can serve sign-ins")
+    async def ready(self, db_pool: asyncpg.Pool, relay: OutboxRelay) -> Response[dict[str, Any]]:
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
+            checks["database"] = {"ok": True}
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            checks["database"] = {"ok": False, "error": type(exc).__name__}
+        # Kafka being down does not stop sign-ins (events wait in the outbox), so it informs but does not fail.
+        checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
+        ok = all(check["ok"] for check in checks.values())
+        return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @get("/.well-known/jwks.json", summary="Public keys that verify Kutamo session tokens")
+    async def jwks(self, db_pool: asyncpg.Pool, clock: Clock) -> Response[dict[str, Any]]:
+        keys = await published_keys(db_pool, clock())
+        return Response({"keys": keys}, headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,1 @@
+"""Kutamo session tokens and the keys that sign them."""

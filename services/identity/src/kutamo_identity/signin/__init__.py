@@ -1,0 +1,1 @@
+"""The sign-in path: login configuration, Microsoft token validation, identity linking."""

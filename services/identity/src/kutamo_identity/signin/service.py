@@ -1,0 +1,118 @@
+"""The sign-in use case: validate, link, record the sign-in and its event in one transaction, issue a session."""
+
+from datetime import timedelta
+
+import asyncpg
+
+from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
+from kutamo_contracts.events import UserSignedIn
+from kutamo_contracts.sealing import seal_token
+from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_identity.config import Config
+from kutamo_identity.errors import NotFound
+from kutamo_identity.outbox import writer as outbox
+from kutamo_identity.seams import Clock, IdFactory
+from kutamo_identity.sessions.issuer import SessionIssuer
+from kutamo_identity.signin import azure
+from kutamo_identity.signin.keys import SigningKeys
+from kutamo_identity.signin.linking import link
+from kutamo_identity.signin.schemas import LoginConfiguration, SignInRequest, SignInResponse
+from kutamo_identity.tenants.repository import Connection, find_by_login_code
+
+SCOPES = ["openid", "profile", "email", "User.Read"]
+
+
+class SignInService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keys: SigningKeys,
+        sessions: SessionIssuer,
+        config: Config,
+        clock: Clock,
+        new_id: IdFactory,
+    ) -> None:
+        self._pool = pool
+        self._keys = keys
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock
+        self._new_id = new_id
+
+    async def login_configuration(self, login_code: str) -> LoginConfiguration:
+        connection = await self._connection(login_code)
+        directory = str(connection.directory_id) if connection.directory_id else "organizations"
+        return LoginConfiguration(
+            login_code=connection.login_code,
+            organisation_name=connection.tenant_name,
+            user_note=connection.user_note,
+            client_id=str(connection.application_id),
+            authority=f"{self._config.azure_login_base_url}/{directory}",
+            scopes=SCOPES,
+        )
+
+    async def sign_in(self, request: SignInRequest, traceparent: str | None = None) -> SignInResponse:
+        connection = await self._connection(request.login_code)
+        person = await azure.validate(
+            request.id_token,
+            connection=connection,
+            keys=self._keys,
+            skew_seconds=self._config.clock_skew_seconds,
+            nonce=request.nonce,
+            access_token=request.access_token,
+        )
+        now = self._clock()
+        event_id = str(self._new_id())
+        async with self._pool.acquire() as conn, conn.transaction():
+            user_id = str(
+                await link(
+                    conn, tenant_id=connection.tenant_id, tid=person.tid, oid=person.oid,
+                    new_user_id=self._new_id(), now=now,
+                )
+            )
+            await conn.execute(
+                "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at) values ($1, $2, $3, $4)",
+                event_id, connection.tenant_id, user_id, now,
+            )
+            event = UserSignedIn(
+                event_id=event_id,
+                tenant_id=str(connection.tenant_id),
+                user_id=user_id,
+                azure_tid=person.tid,
+                azure_oid=person.oid,
+                signed_in_at=now,
+                login_code=connection.login_code,
+                name=person.name,
+                email=person.email,
+                sealed_graph_token=self._seal(request, event_id),
+            )
+            envelope = encode_record(
+                USER_SIGNED_IN, event, event_id=event_id, subject=user_id, source=SOURCE_IDENTITY,
+                time=now, traceparent=traceparent,
+            )
+            await outbox.add(conn, event_id, envelope, now)
+        token, expires = self._sessions.issue(user_id=user_id, tenant_id=str(connection.tenant_id), now=now)
+        return SignInResponse(
+            user_id=user_id,
+            tenant_id=str(connection.tenant_id),
+            session_token=token,
+            token_type="Bearer",
+            expires_at=expires,
+            event_id=event_id,
+        )
+
+    def _seal(self, request: SignInRequest, event_id: str) -> str | None:
+        if request.access_token is None:
+            return None
+        lifetime = request.access_token_expires_in or self._config.graph_token_ttl_seconds
+        expires = self._clock() + timedelta(seconds=lifetime)
+        return seal_token(self._config.token_sealing_key, event_id, request.access_token, expires)
+
+    async def _connection(self, login_code: str) -> Connection:
+        connection = await find_by_login_code(self._pool, login_code)
+        if connection is None:
+            raise NotFound(
+                "unknown_login_code",
+                f"No organisation uses the login code {login_code!r}. Check the link your IT admin sent you.",
+            )
+        return connection

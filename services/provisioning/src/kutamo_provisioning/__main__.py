@@ -1,0 +1,29 @@
+"""Entry point: `python -m kutamo_provisioning` runs the consumer and the read API in one process."""
+
+import os
+import sys
+
+
+def main() -> int:
+    from kutamo_contracts import logformat
+    from kutamo_provisioning.config import ConfigError, from_env
+
+    try:
+        config = from_env(os.environ)
+    except ConfigError as exc:
+        print(f"kutamo-provisioning: configuration error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    logformat.configure("provisioning", config.log_level)
+
+    import uvicorn
+
+    from kutamo_provisioning.worker import create_app
+
+    # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: the lifespan stops the consumer,
+    # which finishes its batch and commits before closing.
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None, access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Configuration from environment variables: one pure function, read once in __main__, passed down."""
+
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+import msgspec
+
+from kutamo_contracts.sealing import parse_key
+
+# Every variable the worker reads: name -> (required, meaning). The README table and the
+# docker-compose check are held to this list.
+VARIABLES: dict[str, tuple[bool, str]] = {
+    "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
+    "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
+    "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the identity service"),
+    "IDENTITY_BASE_URL": (True, "Identity service base URL; its /.well-known/jwks.json verifies session tokens"),
+    "GRAPH_BASE_URL": (False, "Microsoft Graph host (default https://graph.microsoft.com)"),
+    "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
+    "PORT": (False, "Port to listen on (default 8001)"),
+    "KAFKA_CONSUMER_GROUP": (False, "Consumer group id (default kutamo-provisioning)"),
+    "GRAPH_TIMEOUT_SECONDS": (False, "Timeout of one Graph request (default 10)"),
+    "AVATAR_MAX_BYTES": (False, "Largest avatar accepted from Graph (default 4194304)"),
+    "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+}
+
+
+class ConfigError(Exception):
+    """The environment does not describe a runnable worker; the message says what to fix."""
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    kafka_bootstrap_servers: str
+    token_sealing_key: bytes
+    identity_base_url: str
+    graph_base_url: str = "https://graph.microsoft.com"
+    host: str = "127.0.0.1"
+    port: int = 8001
+    kafka_consumer_group: str = "kutamo-provisioning"
+    graph_timeout_seconds: int = 10
+    avatar_max_bytes: int = 4 * 1024 * 1024
+    log_level: str = "INFO"
+
+
+def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = environ.get(name, default).strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {value!r}")
+    return value
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = environ.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def from_env(environ: Mapping[str, str]) -> Config:
+    missing = [name for name, (required, _) in VARIABLES.items() if required and not environ.get(name)]
+    if missing:
+        raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
+    try:
+        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    level = environ.get("LOG_LEVEL", "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    return Config(
+        database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
+        kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
+        token_sealing_key=sealing_key,
+        identity_base_url=_url(environ, "IDENTITY_BASE_URL", "", ("http", "https")),
+        graph_base_url=_url(environ, "GRAPH_BASE_URL", Config.graph_base_url, ("http", "https")),
+        host=environ.get("HOST", Config.host),
+        port=_int(environ, "PORT", Config.port, 1, 65535),
+        kafka_consumer_group=environ.get("KAFKA_CONSUMER_GROUP", Config.kafka_consumer_group),
+        graph_timeout_seconds=_int(environ, "GRAPH_TIMEOUT_SECONDS", Config.graph_timeout_seconds, 1, 120),
+        avatar_max_bytes=_int(environ, "AVATAR_MAX_BYTES", Config.avatar_max_bytes, 1024, 64 * 1024 * 1024),
+        log_level=level,
+    )
