@@ -1,0 +1,256 @@
+"""docker-compose.yml and the Dockerfiles stay in step with the code they run.
+
+No Docker engine is needed: the compose file is read as YAML and the Dockerfiles as text, and both are
+checked against what the services and the contracts declare (configuration variables, topics, modules).
+"""
+
+import json
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kutamo_contracts import ALL_TOPICS
+from kutamo_identity.config import VARIABLES as IDENTITY_VARIABLES
+from kutamo_provisioning.config import VARIABLES as PROVISIONING_VARIABLES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+# compose service -> (variables the service reads, module `python -m` must run, port it serves)
+APP_SERVICES: dict[str, tuple[dict[str, tuple[bool, str]], str, int]] = {
+    "identity": (IDENTITY_VARIABLES, "kutamo_identity", 8000),
+    "provisioning": (PROVISIONING_VARIABLES, "kutamo_provisioning", 8001),
+}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    document = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(document, dict), "docker-compose.yml must be a mapping"
+    return document
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found = compose.get("services")
+    assert isinstance(found, dict), "docker-compose.yml has no services mapping"
+    return found
+
+
+def environment_of(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment whether written as a mapping or as a list of NAME=value."""
+    raw = service.get("environment") or {}
+    if isinstance(raw, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in raw)
+    return {name: "" if value is None else str(value) for name, value in raw.items()}
+
+
+def dockerfile_of(service: dict[str, Any]) -> Path:
+    build = service["build"]
+    if isinstance(build, str):
+        return (COMPOSE_FILE.parent / build / "Dockerfile").resolve()
+    context = COMPOSE_FILE.parent / build.get("context", ".")
+    return (context / build.get("dockerfile", "Dockerfile")).resolve()
+
+
+def instructions(dockerfile: Path, keyword: str) -> list[str]:
+    """Arguments of every `keyword` instruction, with backslash continuations joined."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text(encoding="utf-8"))
+    pattern = re.compile(rf"^\s*{keyword}\s+(.*)$", re.IGNORECASE | re.MULTILINE)
+    return [match.group(1).strip() for match in pattern.finditer(text)]
+
+
+def topics_created_by_kafka_init(service: dict[str, Any]) -> dict[str, int]:
+    command = service.get("command") or []
+    script = command if isinstance(command, str) else "\n".join(str(part) for part in command)
+    created: dict[str, int] = {}
+    for line in script.splitlines():
+        words = shlex.split(line)
+        if not words or not words[0].endswith("kafka-topics.sh") or "--create" not in words:
+            continue
+        assert "--if-not-exists" in words, f"topic creation must be repeatable: {line}"
+        name = words[words.index("--topic") + 1]
+        created[name] = int(words[words.index("--partitions") + 1])
+    return created
+
+
+def test_compose_defines_infrastructure_topic_init_and_both_services(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert {"postgres", "kafka", "kafka-init", "identity", "provisioning"} <= services.keys()
+    assert services["postgres"]["image"].startswith("postgres:15")
+    assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    assert services["kafka-init"]["image"] == services["kafka"]["image"]
+
+
+@pytest.mark.parametrize("name", ["identity", "provisioning", "emulator"])
+def test_every_built_service_points_at_a_dockerfile_that_exists(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    dockerfile = dockerfile_of(services[name])
+    assert dockerfile.is_file(), f"{name} builds from {dockerfile}, which does not exist"
+    assert ROOT in dockerfile.parents
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_sets_every_required_variable_of_the_service(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    variables, _, _ = APP_SERVICES[name]
+    environment = environment_of(services[name])
+    required = {variable for variable, (is_required, _) in variables.items() if is_required}
+    missing = sorted(variable for variable in required if not environment.get(variable))
+    assert not missing, f"{name} would refuse to start: {missing} not set in docker-compose.yml"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_compose_sets_only_variables_the_service_reads(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    variables, _, _ = APP_SERVICES[name]
+    unknown = sorted(set(environment_of(services[name])) - set(variables))
+    assert not unknown, f"{name} does not read {unknown}: a typo, or a variable its config.py lacks"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_token_sealing_key_comes_from_the_caller_and_compose_refuses_to_start_without_it(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    value = environment_of(services[name])["TOKEN_SEALING_KEY"]
+    assert value.startswith("${TOKEN_SEALING_KEY:?"), value
+
+
+def test_both_services_share_one_sealing_key_and_one_database(services: dict[str, dict[str, Any]]) -> None:
+    identity, provisioning = environment_of(services["identity"]), environment_of(services["provisioning"])
+    assert identity["TOKEN_SEALING_KEY"] == provisioning["TOKEN_SEALING_KEY"]
+    assert identity["DATABASE_URL"] == provisioning["DATABASE_URL"]
+    assert identity["DATABASE_URL"].startswith("postgresql://")
+    assert "@postgres:5432/" in identity["DATABASE_URL"]
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_services_reach_kafka_and_postgres_by_their_compose_names(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    environment = environment_of(services[name])
+    assert environment["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert "kafka:9092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+
+
+def test_provisioning_verifies_sessions_against_the_identity_container(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert environment_of(services["provisioning"])["IDENTITY_BASE_URL"] == "http://identity:8000"
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_services_listen_on_all_interfaces_on_the_port_compose_publishes(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    _, _, port = APP_SERVICES[name]
+    service = services[name]
+    environment = environment_of(service)
+    assert environment["HOST"] == "0.0.0.0"
+    assert int(environment.get("PORT", port)) == port
+    assert any(str(mapping).endswith(f":{port}") for mapping in service["ports"]), service["ports"]
+    assert str(port) in instructions(dockerfile_of(service), "EXPOSE")
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_services_start_only_after_healthy_infrastructure_and_created_topics(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    depends_on = services[name]["depends_on"]
+    assert depends_on["postgres"]["condition"] == "service_healthy"
+    assert depends_on["kafka"]["condition"] == "service_healthy"
+    assert depends_on["kafka-init"]["condition"] == "service_completed_successfully"
+    assert services["kafka-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    for dependency in ("postgres", "kafka"):
+        assert "healthcheck" in services[dependency], f"{dependency} needs a healthcheck to be waited for"
+
+
+def test_postgres_health_is_checked_with_pg_isready(services: dict[str, dict[str, Any]]) -> None:
+    assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
+
+
+def test_kafka_is_a_single_kraft_node_that_never_auto_creates_topics(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    environment = {key: str(value) for key, value in services["kafka"]["environment"].items()}
+    assert set(environment["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert environment["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for factor in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+    ):
+        assert environment[factor] == "1", factor
+
+
+def test_kafka_init_creates_every_contract_topic_with_its_partition_count(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    created = topics_created_by_kafka_init(services["kafka-init"])
+    assert created == {topic.name: topic.partitions for topic in ALL_TOPICS}
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_dockerfile_cmd_runs_the_service_module(services: dict[str, dict[str, Any]], name: str) -> None:
+    _, module, _ = APP_SERVICES[name]
+    commands = instructions(dockerfile_of(services[name]), "CMD")
+    assert commands, f"{name}'s Dockerfile has no CMD"
+    assert json.loads(commands[-1]) == ["python", "-m", module]
+
+
+@pytest.mark.parametrize("name", sorted(APP_SERVICES))
+def test_dockerfile_runs_as_non_root_with_a_liveness_healthcheck(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    dockerfile = dockerfile_of(services[name])
+    users = instructions(dockerfile, "USER")
+    assert users, f"{name}'s image would run as root"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    healthchecks = instructions(dockerfile, "HEALTHCHECK")
+    assert len(healthchecks) == 1
+    assert "urllib" in healthchecks[0]
+    assert "/health/live" in healthchecks[0]
+    assert instructions(dockerfile, "FROM")[0].startswith("python:3.11-slim")
+
+
+def test_dockerfiles_install_the_pinned_lock_before_the_packages_without_resolving_again(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in APP_SERVICES:
+        runs = " ".join(instructions(dockerfile_of(services[name]), "RUN"))
+        assert "lock.txt" in runs
+        assert "--no-deps" in runs
+
+
+def test_microsoft_is_the_default_and_the_emulator_only_runs_in_the_demo_profile(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    assert (
+        environment_of(services["identity"])["AZURE_LOGIN_BASE_URL"]
+        == "${AZURE_LOGIN_BASE_URL:-https://login.microsoftonline.com}"
+    )
+    assert (
+        environment_of(services["provisioning"])["GRAPH_BASE_URL"]
+        == "${GRAPH_BASE_URL:-https://graph.microsoft.com}"
+    )
+    emulator = services["emulator"]
+    assert emulator.get("profiles") == ["demo"]
+    assert json.loads(instructions(dockerfile_of(emulator), "CMD")[-1]) == [
+        "python",
+        "-m",
+        "kutamo_dev.emulator",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8010",
+    ]
+    for name, service in services.items():
+        if "demo" not in service.get("profiles", []):
+            assert "emulator" not in (service.get("depends_on") or {}), f"{name} needs the demo profile"
