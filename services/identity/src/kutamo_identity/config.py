@@ -32,14 +32,14 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     kafka_bootstrap_servers: str
     token_sealing_key: bytes
-    azure_login_base_url: str = "https://login.microsoftonline.com"
-    public_base_url: str = "http://localhost:8000"
-    host: str = "127.0.0.1"
-    port: int = 8000
-    session_ttl_seconds: int = 900
-    clock_skew_seconds: int = 120
-    graph_token_ttl_seconds: int = 600
-    log_level: str = "INFO"
+    azure_login_base_url: str
+    public_base_url: str
+    host: str
+    port: int
+    session_ttl_seconds: int
+    clock_skew_seconds: int
+    graph_token_ttl_seconds: int
+    log_level: str
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -76,12 +76,12 @@ def from_env(environ: Mapping[str, str]) -> Config:
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
         token_sealing_key=sealing_key,
-        azure_login_base_url=_url(environ, "AZURE_LOGIN_BASE_URL", Config.azure_login_base_url, ("http", "https")),
-        public_base_url=_url(environ, "PUBLIC_BASE_URL", Config.public_base_url, ("http", "https")),
-        host=environ.get("HOST", Config.host),
-        port=_int(environ, "PORT", Config.port, 1, 65535),
-        session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", Config.session_ttl_seconds, 60, 86400),
-        clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", Config.clock_skew_seconds, 0, 600),
-        graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", Config.graph_token_ttl_seconds, 60, 7200),
+        azure_login_base_url=_url(environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")),
+        public_base_url=_url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https")),
+        host=environ.get("HOST", "127.0.0.1"),
+        port=_int(environ, "PORT", 8000, 1, 65535),
+        session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),
+        clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
+        graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", 600, 60, 7200),
         log_level=level,
     )

@@ -72,8 +72,10 @@ def handle_identity_error(request: Request[object, object, object], exc: Identit
 
 def handle_http_exception(request: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
     path = request.url.path
-    if isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException) or exc.status_code == 400:
         return problem(400, "malformed_request", BadRequest.title, _validation_detail(exc), path)
+    if exc.status_code == 413:
+        return problem(413, "request_too_large", "Request too large", "The request body is larger than 64 KiB.", path)
     if isinstance(exc, NotFoundException):
         return problem(404, "not_found", NotFound.title, f"There is nothing at {path}.", path)
     if exc.status_code == 405:
@@ -92,7 +94,7 @@ def handle_unexpected(request: Request[object, object, object], exc: Exception) 
     )
 
 
-def _validation_detail(exc: ValidationException) -> str:
+def _validation_detail(exc: HTTPException) -> str:
     extra = exc.extra if isinstance(exc.extra, list) else []
     messages = [str(item.get("message", "")) for item in extra if isinstance(item, dict)]
     text = "; ".join(m for m in messages if m) or str(exc.detail)

@@ -33,13 +33,13 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     kafka_bootstrap_servers: str
     token_sealing_key: bytes
     identity_base_url: str
-    graph_base_url: str = "https://graph.microsoft.com"
-    host: str = "127.0.0.1"
-    port: int = 8001
-    kafka_consumer_group: str = "kutamo-provisioning"
-    graph_timeout_seconds: int = 10
-    avatar_max_bytes: int = 4 * 1024 * 1024
-    log_level: str = "INFO"
+    graph_base_url: str
+    host: str
+    port: int
+    kafka_consumer_group: str
+    graph_timeout_seconds: int
+    avatar_max_bytes: int
+    log_level: str
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -77,11 +77,11 @@ def from_env(environ: Mapping[str, str]) -> Config:
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
         token_sealing_key=sealing_key,
         identity_base_url=_url(environ, "IDENTITY_BASE_URL", "", ("http", "https")),
-        graph_base_url=_url(environ, "GRAPH_BASE_URL", Config.graph_base_url, ("http", "https")),
-        host=environ.get("HOST", Config.host),
-        port=_int(environ, "PORT", Config.port, 1, 65535),
-        kafka_consumer_group=environ.get("KAFKA_CONSUMER_GROUP", Config.kafka_consumer_group),
-        graph_timeout_seconds=_int(environ, "GRAPH_TIMEOUT_SECONDS", Config.graph_timeout_seconds, 1, 120),
-        avatar_max_bytes=_int(environ, "AVATAR_MAX_BYTES", Config.avatar_max_bytes, 1024, 64 * 1024 * 1024),
+        graph_base_url=_url(environ, "GRAPH_BASE_URL", "https://graph.microsoft.com", ("http", "https")),
+        host=environ.get("HOST", "127.0.0.1"),
+        port=_int(environ, "PORT", 8001, 1, 65535),
+        kafka_consumer_group=environ.get("KAFKA_CONSUMER_GROUP", "kutamo-provisioning"),
+        graph_timeout_seconds=_int(environ, "GRAPH_TIMEOUT_SECONDS", 10, 1, 120),
+        avatar_max_bytes=_int(environ, "AVATAR_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
         log_level=level,
     )

@@ -1,0 +1,107 @@
+"""Fixtures that give tests the real servers: PostgreSQL, Kafka, the Microsoft emulator, both services.
+
+`make test` brings the stack up first (and down after, if it started it) and passes its run folder in
+KUTAMO_RUN_DIR; a bare `pytest` brings it up itself. Each test session gets its own database and its
+own consumer group, so tests never see a developer's `make run` data.
+"""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from kutamo_dev import stack as dev_stack
+from tests.support.processes import ServiceProcess, service_env
+
+RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that stop Kafka run last, so a broker restart cannot disturb the others.
+    items.sort(key=lambda item: item.get_closest_marker("disrupts_kafka") is not None)
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[dev_stack.Stack]:
+    current, started = dev_stack.up(RUN_DIR)
+    yield current
+    if started and "KUTAMO_RUN_DIR" not in os.environ:
+        dev_stack.down(RUN_DIR)
+
+
+@pytest.fixture(scope="session")
+async def database_url(stack: dev_stack.Stack) -> AsyncIterator[str]:
+    name = f"kutamo_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    base, _, _ = stack.postgres.url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'drop database if exists "{name}" with (force)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def logs_dir() -> Path:
+    path = RUN_DIR / "test-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def emulator_url(stack: dev_stack.Stack) -> str:
+    assert stack.emulator is not None
+    return stack.emulator.url
+
+
+@pytest.fixture(scope="session")
+def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_dir: Path) -> Iterator[ServiceProcess]:
+    env = service_env({
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+        "TOKEN_SEALING_KEY": stack.sealing_key,
+        "AZURE_LOGIN_BASE_URL": emulator_url,
+        "LOG_LEVEL": "DEBUG",
+    })
+    env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['PORT']}"
+    service = ServiceProcess("kutamo_identity", env, logs_dir / "identity.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def provisioning(
+    stack: dev_stack.Stack, database_url: str, emulator_url: str, identity: ServiceProcess, logs_dir: Path
+) -> Iterator[ServiceProcess]:
+    env = service_env({
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+        "TOKEN_SEALING_KEY": stack.sealing_key,
+        "GRAPH_BASE_URL": emulator_url,
+        "IDENTITY_BASE_URL": identity.url,
+        "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
+        "LOG_LEVEL": "DEBUG",
+    })
+    service = ServiceProcess("kutamo_provisioning", env, logs_dir / "provisioning.log")
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client

@@ -1,0 +1,45 @@
+"""Sign-in keeps working while Kafka is down; the event waits in the outbox and arrives afterwards."""
+
+import asyncpg
+import httpx
+import pytest
+
+from kutamo_dev import stack as dev_stack
+from tests.e2e.conftest import eventually, provisioned_user
+from tests.support.microsoft import Emulator
+from tests.support.processes import ServiceProcess
+from tests.support.tenants import Tenant
+
+
+@pytest.mark.disrupts_kafka
+async def test_sign_in_while_kafka_is_stopped_reaches_the_worker_after_kafka_returns(
+    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
+    microsoft: Emulator, stack: dev_stack.Stack, db: asyncpg.Connection,
+) -> None:
+    person = await microsoft.add_user(tenant.directory_id, name="Megan Bowen", mail="megan@contoso.com", title="Marketing")
+    tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
+    dev_stack.stop_kafka(stack)
+    try:
+        response = await http.post(
+            f"{identity.url}/v1/sign-ins",
+            json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "access_token": tokens["access_token"]},
+        )
+
+        assert response.status_code == 201, response.text
+        signed_in = response.json()
+        waiting = await db.fetchval(
+            "select published_at is null from identity.outbox where event_id = $1::uuid", signed_in["event_id"]
+        )
+        assert waiting is True
+    finally:
+        dev_stack.start_kafka(stack)
+
+    async def published() -> bool | None:
+        return await db.fetchval(
+            "select true from identity.outbox where event_id = $1::uuid and published_at is not null",
+            signed_in["event_id"],
+        )
+
+    await eventually(published, timeout=60, what="outbox row published after Kafka restart")
+    user = await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Marketing")
+    assert user["name"] == "Megan Bowen"

@@ -1,0 +1,34 @@
+"""Create tenants the way an operator does today: with the identity CLI, as a real process."""
+
+import json
+import subprocess
+import sys
+import uuid
+
+import msgspec
+
+from tests.support.processes import ServiceProcess
+
+
+class Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    login_code: str
+    application_id: str
+    directory_id: str
+
+
+def create_tenant(identity: ServiceProcess, name: str = "Contoso", note: str | None = None) -> Tenant:
+    application_id, directory_id = str(uuid.uuid4()), str(uuid.uuid4())
+    login_code = "t" + uuid.uuid4().hex[:12]
+    args = [
+        sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", name,
+        "--application-id", application_id, "--login-code", login_code, "--directory-id", directory_id,
+    ]
+    if note is not None:
+        args += ["--note", note]
+    done = subprocess.run(args, env=identity.env, capture_output=True, text=True, check=True, timeout=60)
+    created = json.loads(done.stdout)
+    return Tenant(
+        tenant_id=created["tenant_id"], login_code=login_code,
+        application_id=application_id, directory_id=directory_id,
+    )
