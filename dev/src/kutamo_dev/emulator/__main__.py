@@ -40,8 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sock.bind((args.host, args.port))
     port = sock.getsockname()[1]
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
-    url = args.public_url or f"http://{host}:{port}"
-    _log.info("emulator.listening url=%s", url)
+    _log.info("emulator.listening url=http://%s:%d public_url=%s", host, port, args.public_url or "-")
     # Access logs are off: they add noise and carry nothing tests need (no tokens are ever logged).
     config = uvicorn.Config(create_app(public_url=args.public_url), log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
