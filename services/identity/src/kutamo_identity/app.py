@@ -79,5 +79,6 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kutamo Identity", version="1.0.0", path="/schema"),
         request_max_body_size=64 * 1024,
+        logging_config=None,
     )
 

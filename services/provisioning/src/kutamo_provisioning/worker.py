@@ -67,6 +67,7 @@ def create_app(config: Config, *, clock: Clock = system_clock, transport: httpx.
             "verifier": Provide(provide_verifier, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        logging_config=None,
     )
 
 

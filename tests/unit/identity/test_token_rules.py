@@ -1,0 +1,155 @@
+"""The id_token rules, checked without servers: a key set in memory stands in for Microsoft's keys."""
+
+import base64
+import hashlib
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from kutamo_identity.errors import SignInRefused
+from kutamo_identity.signin import azure
+from kutamo_identity.tenants.repository import Connection
+
+TID = str(uuid.uuid4())
+APP = str(uuid.uuid4())
+KID = "key-1"
+PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class KeysInMemory:
+    """Stands in for SigningKeys: one directory, one key, and a count of look-ups."""
+
+    def __init__(self) -> None:
+        self.lookups = 0
+
+    async def key(self, tid: str, kid: str) -> Any | None:
+        self.lookups += 1
+        return PRIVATE.public_key() if (tid, kid) == (TID, KID) else None
+
+    async def issuer(self, tid: str) -> str:
+        return f"https://login.microsoftonline.com/{tid}/v2.0"
+
+
+def connection(**changes: Any) -> Connection:
+    values: dict[str, Any] = {
+        "tenant_id": uuid.uuid4(), "tenant_name": "Contoso", "application_id": uuid.UUID(APP),
+        "login_code": "contoso", "user_note": None, "directory_id": uuid.UUID(TID), "status": "active",
+    }
+    return Connection(**{**values, **changes})
+
+
+def token(*, alg: str = "RS256", kid: str = KID, key: Any = PRIVATE, **claims: Any) -> str:
+    now = int(time.time())
+    body = {
+        "aud": APP, "iss": f"https://login.microsoftonline.com/{TID}/v2.0", "iat": now, "nbf": now,
+        "exp": now + 3600, "sub": "pairwise", "oid": str(uuid.uuid4()), "tid": TID, "ver": "2.0",
+        "name": "Adele Vance", "email": "adele@contoso.com",
+    }
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
+
+
+async def check(id_token: str, conn: Connection | None = None, keys: KeysInMemory | None = None, **kw: Any) -> azure.MicrosoftIdentity:
+    return await azure.validate(id_token, connection=conn or connection(), keys=keys or KeysInMemory(), skew_seconds=60, **kw)  # type: ignore[arg-type]
+
+
+async def refused_code(id_token: str, **kw: Any) -> str:
+    with pytest.raises(SignInRefused) as caught:
+        await check(id_token, **kw)
+    return caught.value.code
+
+
+async def test_a_valid_v2_token_names_the_person_by_tid_and_oid() -> None:
+    oid = str(uuid.uuid4())
+    person = await check(token(oid=oid))
+    assert (person.tid, person.oid, person.name, person.email) == (TID, oid, "Adele Vance", "adele@contoso.com")
+
+
+async def test_a_valid_v1_token_is_checked_against_the_v1_issuer() -> None:
+    person = await check(token(ver="1.0", iss=f"https://sts.windows.net/{TID}/", email=None, upn="adele@contoso.com"))
+    assert person.email == "adele@contoso.com"
+
+
+async def test_a_v1_token_with_a_v2_issuer_is_refused() -> None:
+    assert await refused_code(token(ver="1.0")) == "token_issuer_mismatch"
+
+
+async def test_an_issuer_of_another_directory_is_refused() -> None:
+    assert await refused_code(token(iss=f"https://login.microsoftonline.com/{uuid.uuid4()}/v2.0")) == "token_issuer_mismatch"
+
+
+async def test_hs256_tokens_are_refused_whatever_their_secret() -> None:
+    assert await refused_code(token(alg="HS256", key="guess-the-secret-guess-the-secret")) == "token_algorithm_not_allowed"
+
+
+async def test_a_token_from_another_directory_is_refused_before_any_key_lookup() -> None:
+    keys = KeysInMemory()
+    assert await refused_code(token(tid=str(uuid.uuid4())), keys=keys) == "directory_not_allowed"
+    assert keys.lookups == 0
+
+
+async def test_a_personal_microsoft_account_is_refused() -> None:
+    assert await refused_code(token(tid="9188040d-6c67-4c5b-b112-36a304b66dad")) == "directory_not_allowed"
+
+
+async def test_a_connection_without_a_pinned_directory_lets_nobody_in() -> None:
+    code = await refused_code(token(), conn=connection(directory_id=None, status="pending_verification"))
+    assert code == "connection_pending_verification"
+
+
+async def test_a_disabled_connection_lets_nobody_in() -> None:
+    assert await refused_code(token(), conn=connection(status="disabled")) == "connection_disabled"
+
+
+async def test_an_unknown_signing_key_is_refused() -> None:
+    assert await refused_code(token(kid="not-published")) == "token_signing_key_unknown"
+
+
+async def test_a_signature_by_another_key_is_refused() -> None:
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert await refused_code(token(key=other)) == "token_signature_invalid"
+
+
+@pytest.mark.parametrize("claim", ["sub", "oid", "iat", "exp"])
+async def test_a_token_missing_a_required_claim_is_refused(claim: str) -> None:
+    assert await refused_code(token(**{claim: None})) == "token_claim_missing"
+
+
+async def test_expiry_allows_the_configured_skew_and_no_more() -> None:
+    now = int(time.time())
+    await check(token(iat=now - 3700, nbf=now - 3700, exp=now - 30))
+    assert await refused_code(token(iat=now - 3700, nbf=now - 3700, exp=now - 120)) == "token_expired"
+
+
+async def test_a_token_not_valid_yet_is_refused() -> None:
+    now = int(time.time())
+    assert await refused_code(token(nbf=now + 600, iat=now + 600)) == "token_not_yet_valid"
+
+
+async def test_the_nonce_must_match_when_the_frontend_sent_one() -> None:
+    await check(token(nonce="n-123"), nonce="n-123")
+    assert await refused_code(token(nonce="n-123"), nonce="n-456") == "nonce_mismatch"
+    assert await refused_code(token(), nonce="n-456") == "nonce_mismatch"
+
+
+async def test_an_access_token_not_issued_with_the_id_token_is_refused() -> None:
+    digest = hashlib.sha256(b"the-real-access-token").digest()
+    at_hash = base64.urlsafe_b64encode(digest[:16]).decode().rstrip("=")
+    await check(token(at_hash=at_hash), access_token="the-real-access-token")
+    assert await refused_code(token(at_hash=at_hash), access_token="a-swapped-token") == "access_token_mismatch"
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "x" * (azure.MAX_TOKEN_BYTES + 1)])
+async def test_garbage_is_refused_as_malformed(garbage: str) -> None:
+    assert await refused_code(garbage) == "token_malformed"
+
+
+async def test_a_tid_that_is_not_a_guid_is_refused_as_malformed() -> None:
+    assert await refused_code(token(tid="contoso.onmicrosoft.com")) == "token_malformed"
+
+
