@@ -1,0 +1,71 @@
+"""User records on the real PostgreSQL: applied once per event, never overwritten by an older sign-in."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from kutamo_contracts.events import UserSignedIn
+from kutamo_provisioning import db as worker_db
+from kutamo_provisioning import users
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "provisioning"})
+    await worker_db.migrate(connection)
+    yield connection
+    await connection.close()
+
+
+def sign_in(user_id: str, at: datetime, name: str = "Adele") -> UserSignedIn:
+    return UserSignedIn(
+        event_id=str(uuid.uuid4()), tenant_id="00000000-0000-4000-8000-000000000001", user_id=user_id,
+        azure_tid=str(uuid.uuid4()), azure_oid=str(uuid.uuid4()), signed_in_at=at, login_code="contoso",
+        name=name, email=f"{name.lower()}@contoso.com",
+    )
+
+
+async def apply(conn: asyncpg.Connection, event: UserSignedIn, title: str | None = None) -> users.Outcome:
+    details = users.Details(name=event.name, email=event.email, title=title, graph_known=title is not None)
+    async with conn.transaction():
+        return await users.apply(conn, event, details, T0)
+
+
+async def test_the_same_event_twice_leaves_one_user_and_one_processed_event(conn: asyncpg.Connection) -> None:
+    user_id = str(uuid.uuid4())
+    event = sign_in(user_id, T0)
+
+    first = await apply(conn, event, title="Engineer")
+    again = await apply(conn, event, title="Engineer")
+
+    assert (first.change, again.change) == ("created", "duplicate")
+    assert await conn.fetchval("select count(*) from users where user_id = $1", uuid.UUID(user_id)) == 1
+    assert await conn.fetchval("select count(*) from processed_events where event_id = $1", uuid.UUID(event.event_id)) == 1
+
+
+async def test_an_older_sign_in_applied_late_does_not_overwrite_newer_data(conn: asyncpg.Connection) -> None:
+    user_id = str(uuid.uuid4())
+    await apply(conn, sign_in(user_id, T0 + timedelta(minutes=5), name="Adele Vance"), title="Director")
+
+    late = await apply(conn, sign_in(user_id, T0, name="Adele"), title="Intern")
+
+    assert late.change == "stale"
+    row = await conn.fetchrow("select name, title from users where user_id = $1", uuid.UUID(user_id))
+    assert (row["name"], row["title"]) == ("Adele Vance", "Director")
+
+
+async def test_a_sign_in_without_graph_data_keeps_the_known_title(conn: asyncpg.Connection) -> None:
+    user_id = str(uuid.uuid4())
+    await apply(conn, sign_in(user_id, T0), title="Engineer")
+
+    later = await apply(conn, sign_in(user_id, T0 + timedelta(hours=1), name="Adele V"), title=None)
+
+    assert later.change == "updated"
+    assert later.changed_fields == ["name", "email"]
+    row = await conn.fetchrow("select name, title from users where user_id = $1", uuid.UUID(user_id))
+    assert (row["name"], row["title"]) == ("Adele V", "Engineer")
