@@ -2,11 +2,15 @@
 
 import argparse
 import logging
+import os
 import shlex
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from kutamo_dev import demo, procs, services
 from kutamo_dev import stack as stacks
 from kutamo_dev.procs import StartupError
 
@@ -89,18 +93,66 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Infrastructure plus both services in the foreground; Ctrl-C stops them."""
-    raise NotImplementedError("`run` is not written yet")
+    """Infrastructure plus both services; waits in the foreground, Ctrl-C stops what it started."""
+    stack, infra_started = stacks.up(args.run_dir)
+    try:
+        stack, _ = services.start_services(stack)
+        login_code = services.ensure_demo_tenant(stack)
+    except services.ServiceError as exc:
+        raise CliError(str(exc)) from None
+    identity = next(s.url for s in stack.services if s.name == "identity")
+    print("Kutamo Identity is running:")
+    print("\n".join(_where(stack)))
+    print(f"Demo organisation: login page data at {identity}/v1/login/{login_code}")
+    print("Sign in once, as the frontend would, and see the user record:  make demo")
+    print(f"Logs: {stack.run_dir}/*.log   Stop: Ctrl-C here, or `make stop` from another terminal.")
+    try:
+        while all(procs.alive(s.pid) for s in stack.services):
+            time.sleep(1)
+        print("a service stopped; see its log in the run folder", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    finally:
+        _stop(args.run_dir, infra_started)
+
+
+def _stop(run_dir: Path, infra_started: bool) -> None:
+    if infra_started:
+        stacks.down(run_dir)
+        return
+    stack = stacks.load(run_dir)
+    if stack is not None:
+        for service in stack.services:
+            procs.stop(service.pid, 15)
+        stack.services = []
+        stacks.save(stack)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """One demo sign-in against the running system; prints the provisioned user."""
-    raise NotImplementedError("`demo` is not written yet")
+    stack = _recorded(args.run_dir)
+    try:
+        demo.sign_in_once(stack, Path(stack.run_dir) / "demo-avatar.jpg")
+    except demo.DemoError as exc:
+        raise CliError(str(exc)) from None
+    return 0
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    """Start the real servers (reusing running ones), run pytest with `args.pytest_args`, stop them."""
-    raise NotImplementedError("`test` is not written yet")
+    """Start the real servers (reusing running ones), run pytest with `args.pytest_args`, stop what it started."""
+    stack, started = stacks.up(args.run_dir)
+    env = {**os.environ, "KUTAMO_RUN_DIR": stack.run_dir}
+    try:
+        code = subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], env=env)
+    finally:
+        if started:
+            stacks.down(args.run_dir)
+    if code == 5:
+        print("kutamo_dev test: error: pytest collected no tests", file=sys.stderr)
+        return 1
+    return code
 
 
 COMMANDS: dict[str, tuple[Command, str]] = {

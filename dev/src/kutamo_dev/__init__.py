@@ -1,0 +1,1 @@
+"""Kutamo's local development stack: PostgreSQL, Kafka, the Microsoft emulator and the services, without Docker."""

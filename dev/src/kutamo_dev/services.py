@@ -1,0 +1,91 @@
+"""The two Kutamo services as background processes of the local stack, and the demo tenant."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kutamo_dev import procs
+from kutamo_dev.ports import free_port, is_free
+from kutamo_dev.stack import ServiceInfo, Stack, save
+
+# The demo organisation: fixed ids, so `make demo` works against any `make run`.
+DEMO_DIRECTORY_ID = "6f1c3c1e-8f7a-4b7e-9d61-2a3c5e0d4b11"
+DEMO_APPLICATION_ID = "0b8e1c52-3d4f-4a6b-8c9d-7e1f2a3b4c5d"
+DEMO_LOGIN_CODE = "contoso"
+
+
+class ServiceError(RuntimeError):
+    """A service did not come up; the message carries the tail of its log."""
+
+
+def service_env(stack: Stack, name: str, port: int, identity_url: str | None = None) -> dict[str, str]:
+    assert stack.emulator is not None
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": stack.postgres.url,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+        "TOKEN_SEALING_KEY": stack.sealing_key,
+        "PORT": str(port),
+    })
+    if name == "identity":
+        env["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    else:
+        env["GRAPH_BASE_URL"] = stack.emulator.url
+        env["IDENTITY_BASE_URL"] = identity_url or ""
+    return env
+
+
+def start_services(stack: Stack) -> tuple[Stack, bool]:
+    """Start identity (port 8000) and provisioning (8001), or free ports when those are taken."""
+    running = {s.name: s for s in stack.services if procs.alive(s.pid)}
+    if set(running) == {"identity", "provisioning"}:
+        return stack, False
+    for service in running.values():
+        procs.stop(service.pid, 15)
+    identity = _start(stack, "identity", "kutamo_identity", 8000, None)
+    provisioning = _start(stack, "provisioning", "kutamo_provisioning", 8001, identity.url)
+    stack.services = [identity, provisioning]
+    save(stack)
+    return stack, True
+
+
+def _start(stack: Stack, name: str, module: str, preferred_port: int, identity_url: str | None) -> ServiceInfo:
+    port = preferred_port if is_free(preferred_port) else free_port()
+    log_path = Path(stack.run_dir) / f"{name}.log"
+    pid = procs.start([sys.executable, "-m", module], log_path, env=service_env(stack, name, port, identity_url))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not procs.alive(pid):
+            raise ServiceError(f"{name} exited at start:\n{procs.log_tail(log_path)}")
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return ServiceInfo(name=name, url=url, pid=pid)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    procs.stop(pid, 10)
+    raise ServiceError(f"{name} was not ready within 60 s:\n{procs.log_tail(log_path)}")
+
+
+def ensure_demo_tenant(stack: Stack) -> str:
+    """Create the demo organisation once; later runs find it by its login code."""
+    identity = next(s for s in stack.services if s.name == "identity")
+    if httpx.get(f"{identity.url}/v1/login/{DEMO_LOGIN_CODE}", timeout=5).status_code == 200:
+        return DEMO_LOGIN_CODE
+    env = service_env(stack, "identity", int(identity.url.rsplit(":", 1)[1]))
+    done = subprocess.run(
+        [sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", "Contoso (demo)",
+         "--application-id", DEMO_APPLICATION_ID, "--login-code", DEMO_LOGIN_CODE,
+         "--directory-id", DEMO_DIRECTORY_ID, "--note", "Sign in with your Contoso work account."],
+        env=env, capture_output=True, text=True, check=False, timeout=60,
+    )
+    if done.returncode != 0:
+        raise ServiceError(f"could not create the demo tenant: {done.stderr.strip()}")
+    return str(json.loads(done.stdout)["login_code"])
