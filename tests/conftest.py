@@ -61,13 +61,15 @@ def emulator_url(stack: dev_stack.Stack) -> str:
 
 @pytest.fixture(scope="session")
 def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_dir: Path) -> Iterator[ServiceProcess]:
-    env = service_env({
-        "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
-        "TOKEN_SEALING_KEY": stack.sealing_key,
-        "AZURE_LOGIN_BASE_URL": emulator_url,
-        "LOG_LEVEL": "DEBUG",
-    })
+    env = service_env(
+        {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+            "TOKEN_SEALING_KEY": stack.sealing_key,
+            "AZURE_LOGIN_BASE_URL": emulator_url,
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
     env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['PORT']}"
     service = ServiceProcess("kutamo_identity", env, logs_dir / "identity.log")
     service.start()
@@ -79,15 +81,17 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
 def provisioning(
     stack: dev_stack.Stack, database_url: str, emulator_url: str, identity: ServiceProcess, logs_dir: Path
 ) -> Iterator[ServiceProcess]:
-    env = service_env({
-        "DATABASE_URL": database_url,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
-        "TOKEN_SEALING_KEY": stack.sealing_key,
-        "GRAPH_BASE_URL": emulator_url,
-        "IDENTITY_BASE_URL": identity.url,
-        "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
-        "LOG_LEVEL": "DEBUG",
-    })
+    env = service_env(
+        {
+            "DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+            "TOKEN_SEALING_KEY": stack.sealing_key,
+            "GRAPH_BASE_URL": emulator_url,
+            "IDENTITY_BASE_URL": identity.url,
+            "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
     service = ServiceProcess("kutamo_provisioning", env, logs_dir / "provisioning.log")
     service.start()
     yield service

@@ -49,17 +49,28 @@ def test_a_sealing_key_that_is_not_32_bytes_is_refused_with_what_to_set(text: st
 
 def event() -> UserSignedIn:
     return UserSignedIn(
-        event_id=str(uuid.uuid4()), tenant_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()),
-        azure_tid=str(uuid.uuid4()), azure_oid=str(uuid.uuid4()), signed_in_at=NOW, login_code="contoso",
-        name="Adele", email="adele@contoso.com",
+        event_id=str(uuid.uuid4()),
+        tenant_id=str(uuid.uuid4()),
+        user_id=str(uuid.uuid4()),
+        azure_tid=str(uuid.uuid4()),
+        azure_oid=str(uuid.uuid4()),
+        signed_in_at=NOW,
+        login_code="contoso",
+        name="Adele",
+        email="adele@contoso.com",
     )
 
 
 def test_an_event_travels_as_a_cloudevent_keyed_by_user() -> None:
     original = event()
     record = encode_record(
-        USER_SIGNED_IN, original, event_id=original.event_id, subject=original.user_id, source="urn:test",
-        time=NOW, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        USER_SIGNED_IN,
+        original,
+        event_id=original.event_id,
+        subject=original.user_id,
+        source="urn:test",
+        time=NOW,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     )
     headers = dict(record.headers)
     assert record.key == original.user_id.encode()
@@ -74,7 +85,12 @@ def test_an_event_travels_as_a_cloudevent_keyed_by_user() -> None:
 def test_a_record_of_another_type_or_with_a_broken_payload_is_refused() -> None:
     original = event()
     record = encode_record(
-        USER_SIGNED_IN, original, event_id=original.event_id, subject=original.user_id, source="urn:test", time=NOW
+        USER_SIGNED_IN,
+        original,
+        event_id=original.event_id,
+        subject=original.user_id,
+        source="urn:test",
+        time=NOW,
     )
     with pytest.raises(EnvelopeError, match="ce_type"):
         decode_record(USER_PROVISIONED, UserSignedIn, record.headers, record.value)

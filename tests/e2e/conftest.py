@@ -25,15 +25,15 @@ def microsoft(http: httpx.AsyncClient, emulator_url: str) -> Emulator:
     return Emulator(http, emulator_url)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 30.0, what: str = "condition") -> T:
+async def eventually(probe: Callable[[], Awaitable[T | None]], within: float = 30.0, what: str = "condition") -> T:
     """Poll until probe returns something, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         result = await probe()
         if result is not None:
             return result
         await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout}s")
+    raise AssertionError(f"{what} did not happen within {within}s")
 
 
 async def provisioned_user(

@@ -14,8 +14,12 @@ from tests.support.tenants import Tenant
 
 
 async def test_a_malformed_event_is_dead_lettered_and_the_partition_moves_on(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
-    microsoft: Emulator, stack: dev_stack.Stack,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
+    microsoft: Emulator,
+    stack: dev_stack.Stack,
 ) -> None:
     bootstrap = stack.kafka.bootstrap_servers
     dead = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -27,21 +31,37 @@ async def test_a_malformed_event_is_dead_lettered_and_the_partition_moves_on(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
-        person = await microsoft.add_user(tenant.directory_id, name="Pradeep", mail="pradeep@contoso.com", title="Counsel")
+        person = await microsoft.add_user(
+            tenant.directory_id, name="Pradeep", mail="pradeep@contoso.com", title="Counsel"
+        )
         # Same key as the person's later sign-in, so both land on one partition, the bad one first.
         tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
-        signed_in = (await http.post(
-            f"{identity.url}/v1/sign-ins",
-            json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "access_token": tokens["access_token"]},
-        )).json()
+        signed_in = (
+            await http.post(
+                f"{identity.url}/v1/sign-ins",
+                json={
+                    "login_code": tenant.login_code,
+                    "id_token": tokens["id_token"],
+                    "access_token": tokens["access_token"],
+                },
+            )
+        ).json()
         await producer.send_and_wait(
-            USER_SIGNED_IN.name, b'{"this is": "not an event"', key=signed_in["user_id"].encode(),
+            USER_SIGNED_IN.name,
+            b'{"this is": "not an event"',
+            key=signed_in["user_id"].encode(),
             headers=[("ce_specversion", b"1.0"), ("ce_type", USER_SIGNED_IN.event_type.encode())],
         )
-        second = (await http.post(
-            f"{identity.url}/v1/sign-ins",
-            json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "access_token": tokens["access_token"]},
-        )).json()
+        second = (
+            await http.post(
+                f"{identity.url}/v1/sign-ins",
+                json={
+                    "login_code": tenant.login_code,
+                    "id_token": tokens["id_token"],
+                    "access_token": tokens["access_token"],
+                },
+            )
+        ).json()
 
         letters = await dead.getmany(partition, timeout_ms=30_000)
         records = letters.get(partition, [])

@@ -13,22 +13,34 @@ from tests.support.tenants import Tenant
 
 @pytest.mark.disrupts_kafka
 async def test_sign_in_while_kafka_is_stopped_reaches_the_worker_after_kafka_returns(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
-    microsoft: Emulator, stack: dev_stack.Stack, db: asyncpg.Connection,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
+    microsoft: Emulator,
+    stack: dev_stack.Stack,
+    db: asyncpg.Connection,
 ) -> None:
-    person = await microsoft.add_user(tenant.directory_id, name="Megan Bowen", mail="megan@contoso.com", title="Marketing")
+    person = await microsoft.add_user(
+        tenant.directory_id, name="Megan Bowen", mail="megan@contoso.com", title="Marketing"
+    )
     tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
     dev_stack.stop_kafka(stack)
     try:
         response = await http.post(
             f"{identity.url}/v1/sign-ins",
-            json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "access_token": tokens["access_token"]},
+            json={
+                "login_code": tenant.login_code,
+                "id_token": tokens["id_token"],
+                "access_token": tokens["access_token"],
+            },
         )
 
         assert response.status_code == 201, response.text
         signed_in = response.json()
         waiting = await db.fetchval(
-            "select published_at is null from identity.outbox where event_id = $1::uuid", signed_in["event_id"]
+            "select published_at is null from identity.outbox where event_id = $1::uuid",
+            signed_in["event_id"],
         )
         assert waiting is True
     finally:
@@ -40,6 +52,8 @@ async def test_sign_in_while_kafka_is_stopped_reaches_the_worker_after_kafka_ret
             signed_in["event_id"],
         )
 
-    await eventually(published, timeout=60, what="outbox row published after Kafka restart")
-    user = await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Marketing")
+    await eventually(published, within=60, what="outbox row published after Kafka restart")
+    user = await provisioned_user(
+        http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Marketing"
+    )
     assert user["name"] == "Megan Bowen"

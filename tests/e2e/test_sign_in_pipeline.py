@@ -8,13 +8,19 @@ import httpx
 from tests.e2e.conftest import provisioned_user
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, create_tenant
 
 
-async def sign_in(http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, tokens: dict[str, str]) -> httpx.Response:
+async def sign_in(
+    http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, tokens: dict[str, str]
+) -> httpx.Response:
     return await http.post(
         f"{identity.url}/v1/sign-ins",
-        json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "access_token": tokens["access_token"]},
+        json={
+            "login_code": tenant.login_code,
+            "id_token": tokens["id_token"],
+            "access_token": tokens["access_token"],
+        },
     )
 
 
@@ -33,7 +39,10 @@ async def test_login_page_shows_the_organisation_and_how_to_start_microsoft_sign
 
 
 async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
     microsoft: Emulator,
 ) -> None:
     person = await microsoft.add_user(
@@ -47,8 +56,9 @@ async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
     signed_in = response.json()
     assert signed_in["tenant_id"] == tenant.tenant_id
     assert signed_in["token_type"] == "Bearer"
-    user = await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"],
-                                  title="Product Manager")
+    user = await provisioned_user(
+        http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Product Manager"
+    )
     assert user["name"] == "Adele Vance"
     assert user["email"] == "adele.vance@contoso.com"
     avatar = await http.get(provisioning.url + user["avatar_url"])
@@ -58,17 +68,26 @@ async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
 
 
 async def test_the_same_person_signing_in_again_keeps_their_kutamo_user_id_and_gets_updates(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
     microsoft: Emulator,
 ) -> None:
     oid = str(uuid.uuid4())
     await microsoft.add_user(tenant.directory_id, oid=oid, name="Lee Gu", mail="lee@contoso.com", title="Engineer")
-    first = (await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))).json()
+    first = (
+        await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))
+    ).json()
     await provisioned_user(http, provisioning, first["user_id"], first["session_token"], title="Engineer")
     # Promoted, and their mailbox renamed: email is not identity, the link holds by (tid, oid).
-    await microsoft.add_user(tenant.directory_id, oid=oid, name="Lee Gu", mail="lee.gu@contoso.com", title="Lead Engineer")
+    await microsoft.add_user(
+        tenant.directory_id, oid=oid, name="Lee Gu", mail="lee.gu@contoso.com", title="Lead Engineer"
+    )
 
-    second = (await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))).json()
+    second = (
+        await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))
+    ).json()
 
     assert second["user_id"] == first["user_id"]
     user = await provisioned_user(http, provisioning, second["user_id"], second["session_token"], title="Lead Engineer")
@@ -76,36 +95,58 @@ async def test_the_same_person_signing_in_again_keeps_their_kutamo_user_id_and_g
 
 
 async def test_a_person_without_a_photo_is_provisioned_without_avatar(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
     microsoft: Emulator,
 ) -> None:
-    person = await microsoft.add_user(tenant.directory_id, name="Nestor Wilke", mail=None, title="Director",
-                                      photo=False)
+    person = await microsoft.add_user(
+        tenant.directory_id, name="Nestor Wilke", mail=None, title="Director", photo=False
+    )
     tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
 
     signed_in = (await sign_in(http, identity, tenant, tokens)).json()
 
-    user = await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Director")
+    user = await provisioned_user(
+        http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Director"
+    )
     assert user["avatar_url"] is None
     assert user["name"] == "Nestor Wilke"
     assert user["email"] == person["user_principal_name"]  # mail is null: Graph's userPrincipalName stands in
 
 
 async def test_users_of_another_tenant_are_not_visible_with_this_session(
-    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
     microsoft: Emulator,
 ) -> None:
-    from tests.support.tenants import create_tenant
-
     other = create_tenant(identity, name="Fabrikam")
     stranger = await microsoft.add_user(other.directory_id, name="Sam", mail="sam@fabrikam.com", title="CFO")
-    theirs = (await sign_in(http, identity, other, await microsoft.tokens(other.directory_id, stranger["oid"], other.application_id))).json()
+    theirs = (
+        await sign_in(
+            http,
+            identity,
+            other,
+            await microsoft.tokens(other.directory_id, stranger["oid"], other.application_id),
+        )
+    ).json()
     await provisioned_user(http, provisioning, theirs["user_id"], theirs["session_token"], title="CFO")
     person = await microsoft.add_user(tenant.directory_id, name="Ana", mail="ana@contoso.com", title="Analyst")
-    ours = (await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id))).json()
+    ours = (
+        await sign_in(
+            http,
+            identity,
+            tenant,
+            await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id),
+        )
+    ).json()
 
     response = await http.get(
-        f"{provisioning.url}/v1/users/{theirs['user_id']}", headers={"Authorization": f"Bearer {ours['session_token']}"}
+        f"{provisioning.url}/v1/users/{theirs['user_id']}",
+        headers={"Authorization": f"Bearer {ours['session_token']}"},
     )
 
     assert response.status_code == 404

@@ -68,8 +68,14 @@ async def test_a_token_that_is_not_a_jwt_is_refused_as_malformed(
 
 
 async def _refusal(
-    http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, microsoft: Emulator, *,
-    directory: str | None = None, client_id: str | None = None, **options: Any,
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    tenant: Tenant,
+    microsoft: Emulator,
+    *,
+    directory: str | None = None,
+    client_id: str | None = None,
+    **options: Any,
 ) -> httpx.Response:
     tid = directory or tenant.directory_id
     person = await microsoft.add_user(tid, name="Eve", mail="eve@example.com", title=None)
@@ -96,7 +102,9 @@ async def test_a_token_for_another_application_is_refused(
 async def test_an_expired_token_is_refused_with_sign_in_again(
     http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, microsoft: Emulator
 ) -> None:
-    response = await _refusal(http, identity, tenant, microsoft, issued_at=int(time.time()) - 7200, lifetime_seconds=3600)
+    response = await _refusal(
+        http, identity, tenant, microsoft, issued_at=int(time.time()) - 7200, lifetime_seconds=3600
+    )
     body = assert_problem(response, 401, "token_expired")
     assert "sign in again" in body["detail"]
 

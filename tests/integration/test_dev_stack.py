@@ -6,6 +6,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+
 from kutamo_contracts import ALL_TOPICS
 from kutamo_dev import stack as dev_stack
 

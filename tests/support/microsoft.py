@@ -11,12 +11,24 @@ class Emulator:
         self.http = http
         self.url = url
 
-    async def add_user(self, tid: str, *, name: str, mail: str | None, title: str | None, photo: bool = True,
-                       oid: str | None = None) -> dict[str, Any]:
+    async def add_user(
+        self,
+        tid: str,
+        *,
+        name: str,
+        mail: str | None,
+        title: str | None,
+        photo: bool = True,
+        oid: str | None = None,
+    ) -> dict[str, Any]:
         body = {
-            "tid": tid, "oid": oid or str(uuid.uuid4()), "display_name": name, "mail": mail,
+            "tid": tid,
+            "oid": oid or str(uuid.uuid4()),
+            "display_name": name,
+            "mail": mail,
             "user_principal_name": (mail or f"{uuid.uuid4().hex[:8]}@example.onmicrosoft.com"),
-            "job_title": title, "photo": photo,
+            "job_title": title,
+            "photo": photo,
         }
         response = await self.http.post(f"{self.url}/_emulator/users", json=body)
         response.raise_for_status()

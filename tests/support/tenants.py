@@ -21,14 +21,27 @@ def create_tenant(identity: ServiceProcess, name: str = "Contoso", note: str | N
     application_id, directory_id = str(uuid.uuid4()), str(uuid.uuid4())
     login_code = "t" + uuid.uuid4().hex[:12]
     args = [
-        sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", name,
-        "--application-id", application_id, "--login-code", login_code, "--directory-id", directory_id,
+        sys.executable,
+        "-m",
+        "kutamo_identity",
+        "tenants",
+        "create",
+        "--name",
+        name,
+        "--application-id",
+        application_id,
+        "--login-code",
+        login_code,
+        "--directory-id",
+        directory_id,
     ]
     if note is not None:
         args += ["--note", note]
     done = subprocess.run(args, env=identity.env, capture_output=True, text=True, check=True, timeout=60)
     created = json.loads(done.stdout)
     return Tenant(
-        tenant_id=created["tenant_id"], login_code=login_code,
-        application_id=application_id, directory_id=directory_id,
+        tenant_id=created["tenant_id"],
+        login_code=login_code,
+        application_id=application_id,
+        directory_id=directory_id,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from kutamo_contracts import ALL_TOPICS
 from kutamo_identity.config import VARIABLES as IDENTITY_VARIABLES
 from kutamo_provisioning.config import VARIABLES as PROVISIONING_VARIABLES
@@ -87,18 +88,14 @@ def test_compose_defines_infrastructure_topic_init_and_both_services(
 
 
 @pytest.mark.parametrize("name", ["identity", "provisioning", "emulator"])
-def test_every_built_service_points_at_a_dockerfile_that_exists(
-    services: dict[str, dict[str, Any]], name: str
-) -> None:
+def test_every_built_service_points_at_a_dockerfile_that_exists(services: dict[str, dict[str, Any]], name: str) -> None:
     dockerfile = dockerfile_of(services[name])
     assert dockerfile.is_file(), f"{name} builds from {dockerfile}, which does not exist"
     assert ROOT in dockerfile.parents
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
-def test_compose_sets_every_required_variable_of_the_service(
-    services: dict[str, dict[str, Any]], name: str
-) -> None:
+def test_compose_sets_every_required_variable_of_the_service(services: dict[str, dict[str, Any]], name: str) -> None:
     variables, _, _ = APP_SERVICES[name]
     environment = environment_of(services[name])
     required = {variable for variable, (is_required, _) in variables.items() if is_required}
@@ -107,9 +104,7 @@ def test_compose_sets_every_required_variable_of_the_service(
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))
-def test_compose_sets_only_variables_the_service_reads(
-    services: dict[str, dict[str, Any]], name: str
-) -> None:
+def test_compose_sets_only_variables_the_service_reads(services: dict[str, dict[str, Any]], name: str) -> None:
     variables, _, _ = APP_SERVICES[name]
     unknown = sorted(set(environment_of(services[name])) - set(variables))
     assert not unknown, f"{name} does not read {unknown}: a typo, or a variable its config.py lacks"
@@ -237,8 +232,7 @@ def test_microsoft_is_the_default_and_the_emulator_only_runs_in_the_demo_profile
         == "${AZURE_LOGIN_BASE_URL:-https://login.microsoftonline.com}"
     )
     assert (
-        environment_of(services["provisioning"])["GRAPH_BASE_URL"]
-        == "${GRAPH_BASE_URL:-https://graph.microsoft.com}"
+        environment_of(services["provisioning"])["GRAPH_BASE_URL"] == "${GRAPH_BASE_URL:-https://graph.microsoft.com}"
     )
     emulator = services["emulator"]
     assert emulator.get("profiles") == ["demo"]

@@ -11,9 +11,10 @@ from typing import Any
 
 import jwt
 import pytest
+from litestar.testing import TestClient
+
 from kutamo_dev.emulator import create_app
 from kutamo_dev.emulator.state import EmulatorState
-from litestar.testing import TestClient
 
 TID = "6f1c5b2a-3d4e-4f50-9a61-7b8c9d0e1f2a"
 CLIENT_ID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -53,9 +54,7 @@ def mint(client: TestClient[Any], user: dict[str, Any], **overrides: Any) -> dic
     return tokens
 
 
-def verify_with_published_keys(
-    client: TestClient[Any], token: str, tenant: str, version: str
-) -> dict[str, Any]:
+def verify_with_published_keys(client: TestClient[Any], token: str, tenant: str, version: str) -> dict[str, Any]:
     """Verify the way a relying party would: discovery -> jwks_uri -> key by kid -> issuer and audience."""
     well_known = (
         f"/{tenant}/v2.0/.well-known/openid-configuration"
@@ -205,9 +204,7 @@ def test_extra_and_omitted_claims_shape_tokens_for_negative_tests(client: TestCl
 
 
 def test_minting_for_an_unknown_user_is_a_problem(client: TestClient[Any]) -> None:
-    response = client.post(
-        "/_emulator/tokens", json={"tid": TID, "oid": str(uuid.uuid4()), "client_id": CLIENT_ID}
-    )
+    response = client.post("/_emulator/tokens", json={"tid": TID, "oid": str(uuid.uuid4()), "client_id": CLIENT_ID})
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "user_not_found"
@@ -363,9 +360,7 @@ def test_rotation_signs_new_tokens_with_a_new_kid_and_keeps_the_old_key_publishe
 def test_rotation_with_drop_old_unpublishes_the_previous_keys(client: TestClient[Any]) -> None:
     old_kid = jwt.get_unverified_header(mint(client, add_user(client))["id_token"])["kid"]
     new_kid = client.post("/_emulator/keys/rotate", json={"drop_old": True}).json()["kid"]
-    rsa_kids = [
-        key["kid"] for key in client.get(f"/{TID}/discovery/v2.0/keys").json()["keys"] if key["kty"] == "RSA"
-    ]
+    rsa_kids = [key["kid"] for key in client.get(f"/{TID}/discovery/v2.0/keys").json()["keys"] if key["kty"] == "RSA"]
     assert rsa_kids == [new_kid]
     assert old_kid not in rsa_kids
 

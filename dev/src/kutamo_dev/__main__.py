@@ -45,9 +45,7 @@ def _where(stack: stacks.Stack) -> list[str]:
     pg, kafka, emulator = stack.postgres, stack.kafka, stack.emulator
     pg_note = f"pid {pg.pid}, data {pg.data_dir}" if pg.managed else "external"
     kafka_note = (
-        f"Apache Kafka {kafka.version}, pid {kafka.pid}, data {kafka.data_dir}"
-        if kafka.managed
-        else "external"
+        f"Apache Kafka {kafka.version}, pid {kafka.pid}, data {kafka.data_dir}" if kafka.managed else "external"
     )
     lines = [
         f"  PostgreSQL  {pg.url}  ({pg_note})",
@@ -167,12 +165,8 @@ COMMANDS: dict[str, tuple[Command, str]] = {
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m kutamo_dev", description="Kutamo's local stack, without Docker."
-    )
-    parser.add_argument(
-        "--run-dir", type=Path, default=Path(".run"), help="folder for state, data and logs (.run)"
-    )
+    parser = argparse.ArgumentParser(prog="python -m kutamo_dev", description="Kutamo's local stack, without Docker.")
+    parser.add_argument("--run-dir", type=Path, default=Path(".run"), help="folder for state, data and logs (.run)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():

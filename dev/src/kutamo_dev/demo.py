@@ -23,19 +23,45 @@ def sign_in_once(stack: Stack, out: Path) -> dict[str, Any]:
     with httpx.Client(timeout=15) as http:
         page = _ok(http.get(f"{urls['identity']}/v1/login/{DEMO_LOGIN_CODE}"), "login page")
         print(f"1. Login page for /login/{DEMO_LOGIN_CODE}: {page['organisation_name']} — {page['user_note']!r}")
-        _ok(http.post(f"{stack.emulator.url}/_emulator/users", json={
-            "tid": DEMO_DIRECTORY_ID, "oid": DEMO_OID, "display_name": "Adele Vance",
-            "mail": "adele.vance@contoso.example", "user_principal_name": "adele.vance@contoso.example",
-            "job_title": "Product Manager", "photo": True,
-        }), "emulator user")
-        tokens = _ok(http.post(f"{stack.emulator.url}/_emulator/tokens", json={
-            "tid": DEMO_DIRECTORY_ID, "oid": DEMO_OID, "client_id": DEMO_APPLICATION_ID,
-        }), "emulator tokens")
+        _ok(
+            http.post(
+                f"{stack.emulator.url}/_emulator/users",
+                json={
+                    "tid": DEMO_DIRECTORY_ID,
+                    "oid": DEMO_OID,
+                    "display_name": "Adele Vance",
+                    "mail": "adele.vance@contoso.example",
+                    "user_principal_name": "adele.vance@contoso.example",
+                    "job_title": "Product Manager",
+                    "photo": True,
+                },
+            ),
+            "emulator user",
+        )
+        tokens = _ok(
+            http.post(
+                f"{stack.emulator.url}/_emulator/tokens",
+                json={
+                    "tid": DEMO_DIRECTORY_ID,
+                    "oid": DEMO_OID,
+                    "client_id": DEMO_APPLICATION_ID,
+                },
+            ),
+            "emulator tokens",
+        )
         print("2. Microsoft (emulated) signed Adele Vance in and returned an id_token and a Graph token")
-        signed_in = _ok(http.post(f"{urls['identity']}/v1/sign-ins", json={
-            "login_code": DEMO_LOGIN_CODE, "id_token": tokens["id_token"], "access_token": tokens["access_token"],
-            "access_token_expires_in": tokens["expires_in"],
-        }), "sign-in")
+        signed_in = _ok(
+            http.post(
+                f"{urls['identity']}/v1/sign-ins",
+                json={
+                    "login_code": DEMO_LOGIN_CODE,
+                    "id_token": tokens["id_token"],
+                    "access_token": tokens["access_token"],
+                    "access_token_expires_in": tokens["expires_in"],
+                },
+            ),
+            "sign-in",
+        )
         print(f"3. Kutamo accepted the sign-in: user {signed_in['user_id']}, session until {signed_in['expires_at']}")
         user = _wait_for_user(http, urls["provisioning"], signed_in)
         print("4. The provisioning worker built the user record:")

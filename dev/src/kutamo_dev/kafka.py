@@ -20,6 +20,7 @@ from typing import TypeVar
 
 import msgspec
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
 from kutamo_contracts import ALL_TOPICS
 from kutamo_dev import procs
 from kutamo_dev.ports import free_port, is_free
@@ -101,9 +102,7 @@ def start(
     data_dir = kafka_dir / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port if port is not None and is_free(port) else free_port()
-    controller_port = (
-        controller_port if controller_port is not None and is_free(controller_port) else free_port()
-    )
+    controller_port = controller_port if controller_port is not None and is_free(controller_port) else free_port()
     config = kafka_dir / "server.properties"
     config.write_text(_server_properties(port, controller_port, data_dir))
     if not (data_dir / "meta.properties").exists():
@@ -122,9 +121,7 @@ def start(
     pid = procs.start(cmd, log_path)
     bootstrap = f"127.0.0.1:{port}"
     try:
-        procs.wait_for(
-            lambda: answering(bootstrap), timeout, "Kafka did not start", log_path=log_path, pid=pid
-        )
+        procs.wait_for(lambda: answering(bootstrap), timeout, "Kafka did not start", log_path=log_path, pid=pid)
         ensure_topics(bootstrap)
     except BaseException:
         procs.stop(pid, 10)  # a broker that never became usable must not linger

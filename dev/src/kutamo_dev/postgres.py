@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import msgspec
+
 from kutamo_dev import procs
 from kutamo_dev.ports import free_port, is_free
 
@@ -205,8 +206,6 @@ def _ensure_database(bin_dir: Path, port: int) -> None:
         "ON_ERROR_STOP=1",
         "-tAc",
     ]
-    found = subprocess.run(
-        [*psql, "select datname from pg_database"], capture_output=True, text=True, check=True
-    )
+    found = subprocess.run([*psql, "select datname from pg_database"], capture_output=True, text=True, check=True)
     if DATABASE not in found.stdout.split():
         subprocess.run([*psql, f'create database "{DATABASE}"'], capture_output=True, text=True, check=True)

@@ -26,12 +26,14 @@ class ServiceError(RuntimeError):
 def service_env(stack: Stack, name: str, port: int, identity_url: str | None = None) -> dict[str, str]:
     assert stack.emulator is not None
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": stack.postgres.url,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
-        "TOKEN_SEALING_KEY": stack.sealing_key,
-        "PORT": str(port),
-    })
+    env.update(
+        {
+            "DATABASE_URL": stack.postgres.url,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+            "TOKEN_SEALING_KEY": stack.sealing_key,
+            "PORT": str(port),
+        }
+    )
     if name == "identity":
         env["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -81,10 +83,28 @@ def ensure_demo_tenant(stack: Stack) -> str:
         return DEMO_LOGIN_CODE
     env = service_env(stack, "identity", int(identity.url.rsplit(":", 1)[1]))
     done = subprocess.run(
-        [sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", "Contoso (demo)",
-         "--application-id", DEMO_APPLICATION_ID, "--login-code", DEMO_LOGIN_CODE,
-         "--directory-id", DEMO_DIRECTORY_ID, "--note", "Sign in with your Contoso work account."],
-        env=env, capture_output=True, text=True, check=False, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "kutamo_identity",
+            "tenants",
+            "create",
+            "--name",
+            "Contoso (demo)",
+            "--application-id",
+            DEMO_APPLICATION_ID,
+            "--login-code",
+            DEMO_LOGIN_CODE,
+            "--directory-id",
+            DEMO_DIRECTORY_ID,
+            "--note",
+            "Sign in with your Contoso work account.",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     if done.returncode != 0:
         raise ServiceError(f"could not create the demo tenant: {done.stderr.strip()}")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import msgspec
+
 from kutamo_dev import kafka, postgres, procs
 from kutamo_dev.kafka import KafkaInfo
 from kutamo_dev.ports import free_port, is_free
@@ -181,9 +182,7 @@ def restart_kafka(stack: Stack) -> Stack:
 
 def _require_managed_kafka(stack: Stack) -> None:
     if not stack.kafka.managed:
-        raise StackError(
-            "Kafka is external (KAFKA_BOOTSTRAP_SERVERS); it is not stopped or started from here"
-        )
+        raise StackError("Kafka is external (KAFKA_BOOTSTRAP_SERVERS); it is not stopped or started from here")
 
 
 def _ensure_postgres(root: Path, recorded: PostgresInfo | None, started: Started) -> PostgresInfo:

@@ -24,9 +24,15 @@ async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 def sign_in(user_id: str, at: datetime, name: str = "Adele") -> UserSignedIn:
     return UserSignedIn(
-        event_id=str(uuid.uuid4()), tenant_id="00000000-0000-4000-8000-000000000001", user_id=user_id,
-        azure_tid=str(uuid.uuid4()), azure_oid=str(uuid.uuid4()), signed_in_at=at, login_code="contoso",
-        name=name, email=f"{name.lower()}@contoso.com",
+        event_id=str(uuid.uuid4()),
+        tenant_id="00000000-0000-4000-8000-000000000001",
+        user_id=user_id,
+        azure_tid=str(uuid.uuid4()),
+        azure_oid=str(uuid.uuid4()),
+        signed_in_at=at,
+        login_code="contoso",
+        name=name,
+        email=f"{name.lower()}@contoso.com",
     )
 
 
@@ -45,7 +51,9 @@ async def test_the_same_event_twice_leaves_one_user_and_one_processed_event(conn
 
     assert (first.change, again.change) == ("created", "duplicate")
     assert await conn.fetchval("select count(*) from users where user_id = $1", uuid.UUID(user_id)) == 1
-    assert await conn.fetchval("select count(*) from processed_events where event_id = $1", uuid.UUID(event.event_id)) == 1
+    assert (
+        await conn.fetchval("select count(*) from processed_events where event_id = $1", uuid.UUID(event.event_id)) == 1
+    )
 
 
 async def test_an_older_sign_in_applied_late_does_not_overwrite_newer_data(conn: asyncpg.Connection) -> None:

@@ -39,7 +39,11 @@ def test_missing_variables_are_all_named_at_once() -> None:
         ("PORT", "eighty", "PORT must be a whole number"),
         ("PORT", "70000", "PORT must be between 1 and 65535"),
         ("TOKEN_SEALING_KEY", "c2hvcnQ=", "must decode to 32 bytes"),
-        ("AZURE_LOGIN_BASE_URL", "login.microsoftonline.com", "AZURE_LOGIN_BASE_URL must be a http or https URL"),
+        (
+            "AZURE_LOGIN_BASE_URL",
+            "login.microsoftonline.com",
+            "AZURE_LOGIN_BASE_URL must be a http or https URL",
+        ),
         ("LOG_LEVEL", "chatty", "LOG_LEVEL must be"),
     ],
 )

@@ -36,8 +36,13 @@ class KeysInMemory:
 
 def connection(**changes: Any) -> Connection:
     values: dict[str, Any] = {
-        "tenant_id": uuid.uuid4(), "tenant_name": "Contoso", "application_id": uuid.UUID(APP),
-        "login_code": "contoso", "user_note": None, "directory_id": uuid.UUID(TID), "status": "active",
+        "tenant_id": uuid.uuid4(),
+        "tenant_name": "Contoso",
+        "application_id": uuid.UUID(APP),
+        "login_code": "contoso",
+        "user_note": None,
+        "directory_id": uuid.UUID(TID),
+        "status": "active",
     }
     return Connection(**{**values, **changes})
 
@@ -45,17 +50,29 @@ def connection(**changes: Any) -> Connection:
 def token(*, alg: str = "RS256", kid: str = KID, key: Any = PRIVATE, **claims: Any) -> str:
     now = int(time.time())
     body = {
-        "aud": APP, "iss": f"https://login.microsoftonline.com/{TID}/v2.0", "iat": now, "nbf": now,
-        "exp": now + 3600, "sub": "pairwise", "oid": str(uuid.uuid4()), "tid": TID, "ver": "2.0",
-        "name": "Adele Vance", "email": "adele@contoso.com",
+        "aud": APP,
+        "iss": f"https://login.microsoftonline.com/{TID}/v2.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "sub": "pairwise",
+        "oid": str(uuid.uuid4()),
+        "tid": TID,
+        "ver": "2.0",
+        "name": "Adele Vance",
+        "email": "adele@contoso.com",
     }
     body.update(claims)
     body = {k: v for k, v in body.items() if v is not None}
     return jwt.encode(body, key, algorithm=alg, headers={"kid": kid})
 
 
-async def check(id_token: str, conn: Connection | None = None, keys: KeysInMemory | None = None, **kw: Any) -> azure.MicrosoftIdentity:
-    return await azure.validate(id_token, connection=conn or connection(), keys=keys or KeysInMemory(), skew_seconds=60, **kw)  # type: ignore[arg-type]
+async def check(
+    id_token: str, conn: Connection | None = None, keys: KeysInMemory | None = None, **kw: Any
+) -> azure.MicrosoftIdentity:
+    return await azure.validate(
+        id_token, connection=conn or connection(), keys=keys or KeysInMemory(), skew_seconds=60, **kw
+    )  # type: ignore[arg-type]
 
 
 async def refused_code(id_token: str, **kw: Any) -> str:
@@ -67,7 +84,12 @@ async def refused_code(id_token: str, **kw: Any) -> str:
 async def test_a_valid_v2_token_names_the_person_by_tid_and_oid() -> None:
     oid = str(uuid.uuid4())
     person = await check(token(oid=oid))
-    assert (person.tid, person.oid, person.name, person.email) == (TID, oid, "Adele Vance", "adele@contoso.com")
+    assert (person.tid, person.oid, person.name, person.email) == (
+        TID,
+        oid,
+        "Adele Vance",
+        "adele@contoso.com",
+    )
 
 
 async def test_a_valid_v1_token_is_checked_against_the_v1_issuer() -> None:
@@ -80,11 +102,16 @@ async def test_a_v1_token_with_a_v2_issuer_is_refused() -> None:
 
 
 async def test_an_issuer_of_another_directory_is_refused() -> None:
-    assert await refused_code(token(iss=f"https://login.microsoftonline.com/{uuid.uuid4()}/v2.0")) == "token_issuer_mismatch"
+    assert (
+        await refused_code(token(iss=f"https://login.microsoftonline.com/{uuid.uuid4()}/v2.0"))
+        == "token_issuer_mismatch"
+    )
 
 
 async def test_hs256_tokens_are_refused_whatever_their_secret() -> None:
-    assert await refused_code(token(alg="HS256", key="guess-the-secret-guess-the-secret")) == "token_algorithm_not_allowed"
+    assert (
+        await refused_code(token(alg="HS256", key="guess-the-secret-guess-the-secret")) == "token_algorithm_not_allowed"
+    )
 
 
 async def test_a_token_from_another_directory_is_refused_before_any_key_lookup() -> None:
@@ -151,5 +178,3 @@ async def test_garbage_is_refused_as_malformed(garbage: str) -> None:
 
 async def test_a_tid_that_is_not_a_guid_is_refused_as_malformed() -> None:
     assert await refused_code(token(tid="contoso.onmicrosoft.com")) == "token_malformed"
-
-

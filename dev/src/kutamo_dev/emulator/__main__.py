@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+
 from kutamo_dev.emulator.app import create_app
 
 _log = logging.getLogger("kutamo_dev.emulator")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from litestar import Litestar
+from litestar.di import Provide
+
 from kutamo_dev.emulator.control import control_router
 from kutamo_dev.emulator.discovery import discovery_handlers
 from kutamo_dev.emulator.graph import graph_handlers
 from kutamo_dev.emulator.state import EmulatorState
-from litestar import Litestar
-from litestar.di import Provide
 
 __all__ = ["create_app"]
 

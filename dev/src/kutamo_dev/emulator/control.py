@@ -6,6 +6,9 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar import Request, Response, Router, delete, get, post
+from litestar.params import JSONBody
+
 from kutamo_dev.emulator.directory import User
 from kutamo_dev.emulator.faults import Fault
 from kutamo_dev.emulator.state import Emulator
@@ -15,8 +18,6 @@ from kutamo_dev.emulator.tokens import (
     mint_graph_access_token,
     mint_id_token,
 )
-from litestar import Request, Response, Router, delete, get, post
-from litestar.params import JSONBody
 
 __all__ = ["control_router"]
 

@@ -6,10 +6,11 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from kutamo_dev.emulator.authority import GRAPH_HOST, LOGIN_HOST, Tenant, issuer_v1, issuer_v2, resolve_tenant
-from kutamo_dev.emulator.state import Emulator, EmulatorState
 from litestar import Request, Response, get
 from litestar.params import FromPath
+
+from kutamo_dev.emulator.authority import GRAPH_HOST, LOGIN_HOST, Tenant, issuer_v1, issuer_v2, resolve_tenant
+from kutamo_dev.emulator.state import Emulator, EmulatorState
 
 __all__ = ["discovery_handlers"]
 

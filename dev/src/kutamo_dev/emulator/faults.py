@@ -55,11 +55,7 @@ class FaultQueue:
 
     def pending(self) -> dict[str, int]:
         """How many faulty calls are still queued, per endpoint."""
-        return {
-            endpoint: sum(entry.remaining for entry in queue)
-            for endpoint, queue in self._queues.items()
-            if queue
-        }
+        return {endpoint: sum(entry.remaining for entry in queue) for endpoint, queue in self._queues.items() if queue}
 
     def clear(self) -> None:
         """Drop every queued fault."""

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import jwt
+from litestar import Request, Response, get
+from litestar.params import FromPath, QueryParameter
+
 from kutamo_dev.emulator.directory import User
 from kutamo_dev.emulator.faults import Fault, GraphEndpoint
 from kutamo_dev.emulator.state import Emulator, EmulatorState
 from kutamo_dev.emulator.tokens import GRAPH_AUDIENCES
-from litestar import Request, Response, get
-from litestar.params import FromPath, QueryParameter
 
 __all__ = ["graph_handlers"]
 
@@ -38,9 +39,7 @@ def _photo_bytes() -> bytes:
     return importlib.resources.files("kutamo_dev.emulator").joinpath("photo.jpg").read_bytes()
 
 
-def _graph_error(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> Response[Any]:
+def _graph_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response[Any]:
     """Graph's error envelope, with the request ids Graph puts in `innerError`."""
     request_id = str(uuid.uuid4())
     inner = {
@@ -196,9 +195,7 @@ async def photo(request: Request[Any, Any, Any], emulator: Emulator) -> Response
 
 
 @get("/v1.0/me/photos/{size:str}/$value")
-async def photo_of_size(
-    size: FromPath[str], request: Request[Any, Any, Any], emulator: Emulator
-) -> Response[Any]:
+async def photo_of_size(size: FromPath[str], request: Request[Any, Any, Any], emulator: Emulator) -> Response[Any]:
     """The user's photo at one of Graph's fixed sizes; other sizes do not exist."""
 
     def answer(user: User) -> Response[Any]:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from litestar.di import NamedDependency
+
 from kutamo_dev.emulator.counters import Tally
 from kutamo_dev.emulator.directory import Directory
 from kutamo_dev.emulator.faults import FaultQueue
 from kutamo_dev.emulator.keys import KeyRing, SigningKey, generate_signing_key
-from litestar.di import NamedDependency
 
 __all__ = ["Emulator", "EmulatorState"]
 

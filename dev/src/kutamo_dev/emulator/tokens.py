@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import jwt
+
 from kutamo_dev.emulator.authority import issuer_v1, issuer_v2
 from kutamo_dev.emulator.directory import User
 from kutamo_dev.emulator.keys import SigningKey, b64url
@@ -125,9 +126,7 @@ def mint_id_token(user: User, request: IdTokenRequest, key: SigningKey) -> str:
     return jwt.encode(claims, key.private_key, algorithm="RS256", headers=headers)
 
 
-def mint_graph_access_token(
-    user: User, client_id: str, issued_at: int, lifetime_seconds: int, key: SigningKey
-) -> str:
+def mint_graph_access_token(user: User, client_id: str, issued_at: int, lifetime_seconds: int, key: SigningKey) -> str:
     """A delegated User.Read token for Graph, signed with a key only the emulator knows.
 
     Real Graph tokens are not verifiable by third parties, so clients must treat this one as opaque;

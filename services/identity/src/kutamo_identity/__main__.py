@@ -3,7 +3,11 @@
 import os
 import sys
 
+import uvicorn
+
 from kutamo_contracts import logformat
+from kutamo_identity import cli
+from kutamo_identity.app import create_app
 from kutamo_identity.config import ConfigError, from_env
 
 
@@ -11,18 +15,11 @@ def main(argv: list[str]) -> int:
     try:
         config = from_env(os.environ)
     except ConfigError as exc:
-        print(f"kutamo-identity: configuration error: {exc}", file=sys.stderr)  # noqa: T201
+        sys.stderr.write(f"kutamo-identity: configuration error: {exc}\n")
         return 2
     logformat.configure("identity", config.log_level)
     if argv:
-        from kutamo_identity import cli
-
         return cli.main(argv, config)
-
-    import uvicorn
-
-    from kutamo_identity.app import create_app
-
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None, access_log=False)
     return 0
 

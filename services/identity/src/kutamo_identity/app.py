@@ -81,4 +81,3 @@ def create_app(
         request_max_body_size=64 * 1024,
         logging_config=None,
     )
-

@@ -43,8 +43,13 @@ async def _create(config: Config, args: argparse.Namespace) -> dict[str, str]:
             async with conn.transaction():
                 await repository.create_tenant(conn, tenant_id, args.name, now)
                 await repository.put_connection(
-                    conn, tenant_id=tenant_id, application_id=application_id, login_code=login_code,
-                    user_note=note, directory_id=directory_id, now=now,
+                    conn,
+                    tenant_id=tenant_id,
+                    application_id=application_id,
+                    login_code=login_code,
+                    user_note=note,
+                    directory_id=directory_id,
+                    now=now,
                 )
     finally:
         await pool.close()
@@ -61,10 +66,10 @@ def main(argv: list[str], config: Config) -> int:
     try:
         result = asyncio.run(_create(config, args))
     except IdentityError as exc:
-        print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)  # noqa: T201
+        print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
         return 1
     except repository.LoginCodeTaken:
-        print(f"error (login_code_taken): the login code {args.login_code!r} is already used", file=sys.stderr)  # noqa: T201
+        print(f"error (login_code_taken): the login code {args.login_code!r} is already used", file=sys.stderr)
         return 1
     sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     return 0

@@ -14,12 +14,18 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the provisioning worker"),
     "AZURE_LOGIN_BASE_URL": (False, "Microsoft login host (default https://login.microsoftonline.com)"),
-    "PUBLIC_BASE_URL": (False, "Base URL users see; login links and session issuer (default http://localhost:8000)"),
+    "PUBLIC_BASE_URL": (
+        False,
+        "Base URL users see; login links and session issuer (default http://localhost:8000)",
+    ),
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8000)"),
     "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
     "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Microsoft tokens (default 120)"),
-    "GRAPH_TOKEN_TTL_SECONDS": (False, "How long a Graph token is assumed valid when the frontend does not say (default 600)"),
+    "GRAPH_TOKEN_TTL_SECONDS": (
+        False,
+        "How long a Graph token is assumed valid when the frontend does not say (default 600)",
+    ),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -76,7 +82,9 @@ def from_env(environ: Mapping[str, str]) -> Config:
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
         token_sealing_key=sealing_key,
-        azure_login_base_url=_url(environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")),
+        azure_login_base_url=_url(
+            environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")
+        ),
         public_base_url=_url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https")),
         host=environ.get("HOST", "127.0.0.1"),
         port=_int(environ, "PORT", 8000, 1, 65535),

@@ -14,6 +14,14 @@ log = logging.getLogger(__name__)
 SCHEMA = "identity"
 _LOCK_ID = 0x6B7574616D6F01  # any constant unique to this service's migrations
 
+_CREATE_SCHEMA = "create schema if not exists identity"
+_CREATE_TABLE = (
+    "create table if not exists identity.schema_migrations"
+    " (name text primary key, applied_at timestamptz not null default now())"
+)
+_APPLIED = "select name from identity.schema_migrations"
+_RECORD = "insert into identity.schema_migrations (name) values ($1)"
+
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
@@ -35,18 +43,15 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
     applied: list[str] = []
     await conn.execute("select pg_advisory_lock($1)", _LOCK_ID)
     try:
-        await conn.execute(f"create schema if not exists {SCHEMA}")
-        await conn.execute(
-            f"create table if not exists {SCHEMA}.schema_migrations"
-            " (name text primary key, applied_at timestamptz not null default now())"
-        )
-        done = {r["name"] for r in await conn.fetch(f"select name from {SCHEMA}.schema_migrations")}
+        await conn.execute(_CREATE_SCHEMA)
+        await conn.execute(_CREATE_TABLE)
+        done = {r["name"] for r in await conn.fetch(_APPLIED)}
         for file in files:
             if file.name in done:
                 continue
             async with conn.transaction():
                 await conn.execute(file.read_text())
-                await conn.execute(f"insert into {SCHEMA}.schema_migrations (name) values ($1)", file.name)
+                await conn.execute(_RECORD, file.name)
             applied.append(file.name)
             log.info("migration applied", extra={"migration": file.name})
     finally:

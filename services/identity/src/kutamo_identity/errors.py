@@ -11,6 +11,7 @@ The handler below is the one place that turns them (and framework errors) into r
 """
 
 import logging
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -66,11 +67,11 @@ def problem(status: int, code: str, title: str, detail: str, instance: str) -> R
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
-def handle_identity_error(request: Request[object, object, object], exc: IdentityError) -> Response[dict[str, object]]:
+def handle_identity_error(request: Request[Any, Any, Any], exc: IdentityError) -> Response[dict[str, object]]:
     return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path)
 
 
-def handle_http_exception(request: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     path = request.url.path
     if isinstance(exc, ValidationException) or exc.status_code == 400:
         return problem(400, "malformed_request", BadRequest.title, _validation_detail(exc), path)
@@ -79,12 +80,18 @@ def handle_http_exception(request: Request[object, object, object], exc: HTTPExc
     if isinstance(exc, NotFoundException):
         return problem(404, "not_found", NotFound.title, f"There is nothing at {path}.", path)
     if exc.status_code == 405:
-        return problem(405, "method_not_allowed", "Method not allowed", f"{request.method} is not allowed on {path}.", path)
+        return problem(
+            405,
+            "method_not_allowed",
+            "Method not allowed",
+            f"{request.method} is not allowed on {path}.",
+            path,
+        )
     return problem(exc.status_code, "http_error", "Request failed", str(exc.detail), path)
 
 
-def handle_unexpected(request: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
-    log.exception("unhandled error", extra={"path": request.url.path})
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
     return problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
         "internal_error",

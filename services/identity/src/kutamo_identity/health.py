@@ -12,8 +12,6 @@ from kutamo_identity.sessions.issuer import published_keys
 
 
 class HealthController(Controller):
-    tags = ["health"]
-
     @get("/health/live", summary="The process is alive")
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}

@@ -3,22 +3,20 @@
 import os
 import sys
 
+import uvicorn
+
+from kutamo_contracts import logformat
+from kutamo_provisioning.config import ConfigError, from_env
+from kutamo_provisioning.worker import create_app
+
 
 def main() -> int:
-    from kutamo_contracts import logformat
-    from kutamo_provisioning.config import ConfigError, from_env
-
     try:
         config = from_env(os.environ)
     except ConfigError as exc:
-        print(f"kutamo-provisioning: configuration error: {exc}", file=sys.stderr)  # noqa: T201
+        sys.stderr.write(f"kutamo-provisioning: configuration error: {exc}\n")
         return 2
     logformat.configure("provisioning", config.log_level)
-
-    import uvicorn
-
-    from kutamo_provisioning.worker import create_app
-
     # uvicorn turns SIGTERM/SIGINT into a graceful shutdown: the lifespan stops the consumer,
     # which finishes its batch and commits before closing.
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None, access_log=False)

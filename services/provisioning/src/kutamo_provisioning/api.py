@@ -22,7 +22,11 @@ class UsersController(Controller):
 
     @get("/users/{user_id:uuid}", summary="A user of the caller's tenant")
     async def user(
-        self, user_id: uuid.UUID, request: Request[Any, Any, Any], db_pool: asyncpg.Pool, verifier: SessionVerifier
+        self,
+        user_id: uuid.UUID,
+        request: Request[Any, Any, Any],
+        db_pool: asyncpg.Pool,
+        verifier: SessionVerifier,
     ) -> dict[str, object]:
         claims = await verifier.verify(request.headers.get("authorization"))
         record = await users.get(db_pool, str(claims["tenant_id"]), user_id)
@@ -34,7 +38,9 @@ class UsersController(Controller):
 
     @get("/avatars/{sha256:str}", summary="An avatar image by content hash")
     async def avatar(
-        self, sha256: Annotated[str, Parameter(pattern="^[0-9a-f]{64}$")], request: Request[Any, Any, Any],
+        self,
+        sha256: Annotated[str, Parameter(pattern="^[0-9a-f]{64}$")],
+        request: Request[Any, Any, Any],
         db_pool: asyncpg.Pool,
     ) -> Response[bytes]:
         etag = f'"{sha256}"'
@@ -45,7 +51,11 @@ class UsersController(Controller):
             raise ApiError(404, "avatar_not_found", "No avatar with this hash.")
         content_type, data = found
         # Content-addressed: the bytes behind a hash never change.
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        }
         return Response(data, media_type=content_type, headers=headers)
 
 
@@ -68,8 +78,14 @@ class HealthController(Controller):
 
 
 def _problem(status: int, code: str, detail: str, path: str) -> Response[dict[str, object]]:
-    body = {"type": f"https://docs.kutamo.com/problems/{code.replace('_', '-')}", "title": code.replace("_", " "),
-            "status": status, "detail": detail, "code": code, "instance": path}
+    body = {
+        "type": f"https://docs.kutamo.com/problems/{code.replace('_', '-')}",
+        "title": code.replace("_", " "),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "instance": path,
+    }
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 

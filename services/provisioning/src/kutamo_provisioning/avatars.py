@@ -26,7 +26,10 @@ async def store(conn: asyncpg.Connection, photo: Photo, now: datetime) -> str:
     await conn.execute(
         "insert into avatars (sha256, content_type, bytes, created_at) values ($1, $2, $3, $4)"
         " on conflict (sha256) do nothing",
-        sha256, photo.content_type, photo.data, now,
+        sha256,
+        photo.content_type,
+        photo.data,
+        now,
     )
     return sha256
 

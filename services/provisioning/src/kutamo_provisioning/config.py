@@ -13,7 +13,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the identity service"),
-    "IDENTITY_BASE_URL": (True, "Identity service base URL; its /.well-known/jwks.json verifies session tokens"),
+    "IDENTITY_BASE_URL": (
+        True,
+        "Identity service base URL; its /.well-known/jwks.json verifies session tokens",
+    ),
     "GRAPH_BASE_URL": (False, "Microsoft Graph host (default https://graph.microsoft.com)"),
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8001)"),

@@ -8,11 +8,18 @@ dead-letter topic with its reason, and the partition moves on.
 import asyncio
 import logging
 import uuid
+
 import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 
-from kutamo_contracts.envelope import SOURCE_PROVISIONING, EnvelopeError, decode_record, encode_record, header_map
+from kutamo_contracts.envelope import (
+    SOURCE_PROVISIONING,
+    EnvelopeError,
+    decode_record,
+    encode_record,
+    header_map,
+)
 from kutamo_contracts.events import DeadLetter, UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import DEAD_LETTERS, USER_PROVISIONED, USER_SIGNED_IN
 from kutamo_provisioning.errors import DeadLetterNow, RetryLater
@@ -36,7 +43,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._worker.assigned = set(assigned)
-        log.info("partitions assigned", extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)})
+        log.info(
+            "partitions assigned",
+            extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
+        )
 
 
 class SignInConsumer:
@@ -115,13 +125,22 @@ class SignInConsumer:
             provisioned_at=now,
         )
         envelope = encode_record(
-            USER_PROVISIONED, message, event_id=message.event_id, subject=event.user_id,
-            source=SOURCE_PROVISIONING, time=now,
+            USER_PROVISIONED,
+            message,
+            event_id=message.event_id,
+            subject=event.user_id,
+            source=SOURCE_PROVISIONING,
+            time=now,
         )
         await producer.send_and_wait(envelope.topic, envelope.value, key=envelope.key, headers=envelope.headers)
 
     async def _dead_letter(
-        self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes], reason: str, detail: str, attempts: int
+        self,
+        producer: AIOKafkaProducer,
+        record: ConsumerRecord[bytes, bytes],
+        reason: str,
+        detail: str,
+        attempts: int,
     ) -> None:
         letter = DeadLetter(
             reason=reason,
@@ -136,12 +155,19 @@ class SignInConsumer:
             attempts=attempts,
         )
         await producer.send_and_wait(
-            DEAD_LETTERS.name, msgspec.json.encode(letter), key=record.key,
+            DEAD_LETTERS.name,
+            msgspec.json.encode(letter),
+            key=record.key,
             headers=[("ce_type", DEAD_LETTERS.event_type.encode()), ("content-type", b"application/json")],
         )
         log.error(
             "message dead-lettered",
-            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "reason": reason},
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+            },
         )
 
 

@@ -1,9 +1,9 @@
 """How the worker classifies failures, and the read API's problem+json errors.
 
-    ProvisioningError
-     ├── DeadLetterNow     the message can never succeed as it is (malformed, wrong type): dead-letter at once
-     ├── RetryLater        a dependency failed (Graph 5xx, timeouts): retry a bounded number of times, then dead-letter
-     └── ApiError          an HTTP answer of the read API (status, stable code, sentence)
+ProvisioningError
+ ├── DeadLetterNow     the message can never succeed as it is (malformed, wrong type): dead-letter at once
+ ├── RetryLater        a dependency failed (Graph 5xx, timeouts): retry a bounded number of times, then dead-letter
+ └── ApiError          an HTTP answer of the read API (status, stable code, sentence)
 """
 
 

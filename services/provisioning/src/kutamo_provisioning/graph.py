@@ -74,7 +74,8 @@ class GraphClient:
             if response.status_code == 429 or response.status_code >= 500:
                 wait = _retry_after(response, default=0.2 * attempt)
                 log.warning(
-                    "graph asked to retry", extra={"endpoint": endpoint, "status": response.status_code, "wait_s": wait}
+                    "graph asked to retry",
+                    extra={"endpoint": endpoint, "status": response.status_code, "wait_s": wait},
                 )
                 await asyncio.sleep(wait)
                 continue

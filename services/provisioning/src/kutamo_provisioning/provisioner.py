@@ -7,7 +7,7 @@ import asyncpg
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import SealedTokenError, open_token
 from kutamo_provisioning import avatars, users
-from kutamo_provisioning.graph import GraphClient, TokenRefused
+from kutamo_provisioning.graph import GraphClient, Photo, TokenRefused
 from kutamo_provisioning.seams import Clock
 
 log = logging.getLogger(__name__)
@@ -25,12 +25,15 @@ class Provisioner:
         async with self._pool.acquire() as conn, conn.transaction():
             if photo is not None:
                 details = users.Details(
-                    name=details.name, email=details.email, title=details.title,
-                    avatar_sha256=await avatars.store(conn, photo, self._clock()), graph_known=True,
+                    name=details.name,
+                    email=details.email,
+                    title=details.title,
+                    avatar_sha256=await avatars.store(conn, photo, self._clock()),
+                    graph_known=True,
                 )
             return await users.apply(conn, event, details, self._clock())
 
-    async def _details(self, event: UserSignedIn) -> tuple[users.Details, avatars.Photo | None]:
+    async def _details(self, event: UserSignedIn) -> tuple[users.Details, Photo | None]:
         from_token = users.Details(name=event.name, email=event.email)
         token = self._open(event)
         if token is None:
@@ -61,5 +64,8 @@ class Provisioner:
         try:
             return open_token(self._key, event.event_id, event.sealed_graph_token, self._clock())
         except SealedTokenError as exc:
-            log.info("graph token not usable; using the id_token's claims", extra={"event_id": event.event_id, "why": str(exc)})
+            log.info(
+                "graph token not usable; using the id_token's claims",
+                extra={"event_id": event.event_id, "why": str(exc)},
+            )
             return None

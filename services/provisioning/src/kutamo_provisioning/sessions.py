@@ -31,7 +31,11 @@ class SessionVerifier:
             if key is None:
                 raise ApiError(401, "session_invalid", "The session token is not signed by Kutamo; sign in again.")
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=["ES256"], audience="kutamo", options={"require": ["sub", "exp", "tenant_id"]}
+                token,
+                key,
+                algorithms=["ES256"],
+                audience="kutamo",
+                options={"require": ["sub", "exp", "tenant_id"]},
             )
         except jwt.ExpiredSignatureError:
             raise ApiError(401, "session_expired", "The session has expired; sign in again.") from None
@@ -49,5 +53,7 @@ class SessionVerifier:
                     jwks = jwt.PyJWKSet.from_dict(response.json())
                     self._keys = {k.key_id: k.key for k in jwks.keys if k.key_id}
                 except (httpx.HTTPError, jwt.PyJWTError, ValueError):
-                    raise ApiError(503, "identity_unavailable", "Session keys cannot be fetched; try again shortly.") from None
+                    raise ApiError(
+                        503, "identity_unavailable", "Session keys cannot be fetched; try again shortly."
+                    ) from None
             return self._keys.get(kid)

@@ -34,12 +34,14 @@ async def apply(conn: asyncpg.Connection, event: UserSignedIn, details: Details,
     first_time = await conn.fetchval(
         "insert into processed_events (event_id, outcome, processed_at) values ($1, 'applied', $2)"
         " on conflict (event_id) do nothing returning true",
-        uuid.UUID(event.event_id), now,
+        uuid.UUID(event.event_id),
+        now,
     )
     if not first_time:
         return Outcome(change="duplicate")
     before = await conn.fetchrow(
-        "select name, email, title, avatar_sha256 from users where user_id = $1 for update", uuid.UUID(event.user_id)
+        "select name, email, title, avatar_sha256 from users where user_id = $1 for update",
+        uuid.UUID(event.user_id),
     )
     after = await conn.fetchrow(
         """
@@ -57,12 +59,23 @@ async def apply(conn: asyncpg.Connection, event: UserSignedIn, details: Details,
         where users.signed_in_at < excluded.signed_in_at
         returning user_id, tenant_id, name, email, title, avatar_sha256
         """,
-        uuid.UUID(event.user_id), uuid.UUID(event.tenant_id), uuid.UUID(event.azure_tid), uuid.UUID(event.azure_oid),
-        details.name, details.email, details.title, details.avatar_sha256,
-        event.signed_in_at, uuid.UUID(event.event_id), now, details.graph_known,
+        uuid.UUID(event.user_id),
+        uuid.UUID(event.tenant_id),
+        uuid.UUID(event.azure_tid),
+        uuid.UUID(event.azure_oid),
+        details.name,
+        details.email,
+        details.title,
+        details.avatar_sha256,
+        event.signed_in_at,
+        uuid.UUID(event.event_id),
+        now,
+        details.graph_known,
     )
     if after is None:
-        await conn.execute("update processed_events set outcome = 'stale' where event_id = $1", uuid.UUID(event.event_id))
+        await conn.execute(
+            "update processed_events set outcome = 'stale' where event_id = $1", uuid.UUID(event.event_id)
+        )
         return Outcome(change="stale")
     record = dict(after)
     if before is None:
@@ -75,6 +88,7 @@ async def get(pool: asyncpg.Pool, tenant_id: str, user_id: uuid.UUID) -> dict[st
     row = await pool.fetchrow(
         "select user_id, tenant_id, name, email, title, avatar_sha256, signed_in_at, created_at, updated_at"
         " from users where user_id = $1 and tenant_id = $2",
-        user_id, uuid.UUID(tenant_id),
+        user_id,
+        uuid.UUID(tenant_id),
     )
     return dict(row) if row else None

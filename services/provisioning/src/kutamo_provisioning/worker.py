@@ -23,7 +23,9 @@ from kutamo_provisioning.sessions import SessionVerifier
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Config, *, clock: Clock = system_clock, transport: httpx.AsyncBaseTransport | None = None) -> Litestar:
+def create_app(
+    config: Config, *, clock: Clock = system_clock, transport: httpx.AsyncBaseTransport | None = None
+) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(config.database_url)
@@ -32,8 +34,10 @@ def create_app(config: Config, *, clock: Clock = system_clock, transport: httpx.
         http = httpx.AsyncClient(timeout=httpx.Timeout(float(config.graph_timeout_seconds)), transport=transport)
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes)
         consumer = SignInConsumer(
-            config.kafka_bootstrap_servers, config.kafka_consumer_group,
-            Provisioner(pool, graph, config.token_sealing_key, clock), clock,
+            config.kafka_bootstrap_servers,
+            config.kafka_consumer_group,
+            Provisioner(pool, graph, config.token_sealing_key, clock),
+            clock,
         )
         app.state.update(db_pool=pool, consumer=consumer, verifier=SessionVerifier(http, config.identity_base_url))
         task = asyncio.create_task(_keep_consuming(consumer), name="sign-in-consumer")

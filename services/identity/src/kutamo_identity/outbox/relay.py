@@ -68,7 +68,8 @@ class OutboxRelay:
 
     async def _run_as_leader(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(
-            self._database_url, server_settings={"search_path": "identity", "application_name": "kutamo-outbox-relay"}
+            self._database_url,
+            server_settings={"search_path": "identity", "application_name": "kutamo-outbox-relay"},
         )
         try:
             while not await conn.fetchval("select pg_try_advisory_lock($1)", _RELAY_LOCK):
@@ -109,7 +110,9 @@ class OutboxRelay:
         ]
         await asyncio.gather(*futures)
         await conn.execute(
-            "update outbox set published_at = $1 where id = any($2::bigint[])", self._now(), [r["id"] for r in rows]
+            "update outbox set published_at = $1 where id = any($2::bigint[])",
+            self._now(),
+            [r["id"] for r in rows],
         )
         self.published_total += len(rows)
         self.last_error = None

@@ -32,7 +32,10 @@ class SessionIssuer:
         await conn.execute(
             "insert into session_keys (kid, public_jwk, created_at, retire_after) values ($1, $2, $3, $4)"
             " on conflict (kid) do nothing",
-            self.kid, json.dumps(self.public_jwk), now, now + self._ttl + timedelta(days=1),
+            self.kid,
+            json.dumps(self.public_jwk),
+            now,
+            now + self._ttl + timedelta(days=1),
         )
 
     def issue(self, *, user_id: str, tenant_id: str, now: datetime) -> tuple[str, datetime]:
@@ -52,7 +55,5 @@ class SessionIssuer:
 
 
 async def published_keys(conn: asyncpg.Pool | asyncpg.Connection, now: datetime) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        "select public_jwk from session_keys where retire_after > $1 order by created_at desc", now
-    )
+    rows = await conn.fetch("select public_jwk from session_keys where retire_after > $1 order by created_at desc", now)
     return [json.loads(r["public_jwk"]) for r in rows]

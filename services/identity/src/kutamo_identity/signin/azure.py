@@ -50,7 +50,9 @@ def _peek(id_token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         header = jwt.get_unverified_header(id_token)
         claims = jwt.decode(id_token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise _refuse("token_malformed", "The id_token is not a well-formed JWT; send the id_token Microsoft returned.") from None
+        raise _refuse(
+            "token_malformed", "The id_token is not a well-formed JWT; send the id_token Microsoft returned."
+        ) from None
     return header, claims
 
 
@@ -66,7 +68,11 @@ def _check_at_hash(claims: dict[str, Any], access_token: str | None) -> None:
 
 _PYJWT_ERRORS: list[tuple[type[jwt.PyJWTError], str, str]] = [
     (jwt.ExpiredSignatureError, "token_expired", "The Microsoft sign-in has expired; sign in again."),
-    (jwt.ImmatureSignatureError, "token_not_yet_valid", "The token is not valid yet; check this device's clock."),
+    (
+        jwt.ImmatureSignatureError,
+        "token_not_yet_valid",
+        "The token is not valid yet; check this device's clock.",
+    ),
     (
         jwt.InvalidAudienceError,
         "token_audience_mismatch",
@@ -95,7 +101,10 @@ async def validate(
     tid = _guid(unverified.get("tid"))
     version = unverified.get("ver")
     if not isinstance(kid, str) or tid is None or version not in ("1.0", "2.0"):
-        raise _refuse("token_malformed", "The id_token lacks kid, a GUID tid or a known ver; it is not a Microsoft id_token.")
+        raise _refuse(
+            "token_malformed",
+            "The id_token lacks kid, a GUID tid or a known ver; it is not a Microsoft id_token.",
+        )
     _check_directory(connection, tid)
 
     key = await keys.key(tid, kid)

@@ -1,6 +1,6 @@
 """HTTP routes of the sign-in path; HTTP only, the work is in SignInService."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
@@ -11,7 +11,6 @@ from kutamo_identity.signin.service import SignInService
 
 class SignInController(Controller):
     path = "/v1"
-    tags = ["sign-in"]
 
     @get("/login/{login_code:str}", summary="Login page configuration for a login code")
     async def login_configuration(
@@ -21,6 +20,6 @@ class SignInController(Controller):
 
     @post("/sign-ins", status_code=201, summary="Sign in with a Microsoft id_token")
     async def sign_in(
-        self, data: SignInRequest, request: Request[object, object, object], signin_service: SignInService
+        self, data: SignInRequest, request: Request[Any, Any, Any], signin_service: SignInService
     ) -> SignInResponse:
         return await signin_service.sign_in(data, traceparent=request.headers.get("traceparent"))

@@ -7,7 +7,13 @@ import asyncpg
 
 
 async def link(
-    conn: asyncpg.Connection, *, tenant_id: uuid.UUID, tid: str, oid: str, new_user_id: uuid.UUID, now: datetime
+    conn: asyncpg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    tid: str,
+    oid: str,
+    new_user_id: uuid.UUID,
+    now: datetime,
 ) -> uuid.UUID:
     user_id: uuid.UUID = await conn.fetchval(
         """
@@ -17,6 +23,10 @@ async def link(
             do update set last_signed_in_at = greatest(identities.last_signed_in_at, excluded.last_signed_in_at)
         returning user_id
         """,
-        new_user_id, tenant_id, uuid.UUID(tid), uuid.UUID(oid), now,
+        new_user_id,
+        tenant_id,
+        uuid.UUID(tid),
+        uuid.UUID(oid),
+        now,
     )
     return user_id

@@ -66,13 +66,20 @@ class SignInService:
         async with self._pool.acquire() as conn, conn.transaction():
             user_id = str(
                 await link(
-                    conn, tenant_id=connection.tenant_id, tid=person.tid, oid=person.oid,
-                    new_user_id=self._new_id(), now=now,
+                    conn,
+                    tenant_id=connection.tenant_id,
+                    tid=person.tid,
+                    oid=person.oid,
+                    new_user_id=self._new_id(),
+                    now=now,
                 )
             )
             await conn.execute(
                 "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at) values ($1, $2, $3, $4)",
-                event_id, connection.tenant_id, user_id, now,
+                event_id,
+                connection.tenant_id,
+                user_id,
+                now,
             )
             event = UserSignedIn(
                 event_id=event_id,
@@ -87,8 +94,13 @@ class SignInService:
                 sealed_graph_token=self._seal(request, event_id),
             )
             envelope = encode_record(
-                USER_SIGNED_IN, event, event_id=event_id, subject=user_id, source=SOURCE_IDENTITY,
-                time=now, traceparent=traceparent,
+                USER_SIGNED_IN,
+                event,
+                event_id=event_id,
+                subject=user_id,
+                source=SOURCE_IDENTITY,
+                time=now,
+                traceparent=traceparent,
             )
             await outbox.add(conn, event_id, envelope, now)
         token, expires = self._sessions.issue(user_id=user_id, tenant_id=str(connection.tenant_id), now=now)
@@ -96,7 +108,7 @@ class SignInService:
             user_id=user_id,
             tenant_id=str(connection.tenant_id),
             session_token=token,
-            token_type="Bearer",
+            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
             expires_at=expires,
             event_id=event_id,
         )

@@ -49,7 +49,13 @@ async def put_connection(
                 user_note = excluded.user_note, directory_id = excluded.directory_id,
                 status = excluded.status, updated_at = excluded.updated_at
             """,
-            tenant_id, application_id, login_code, user_note, directory_id, status, now,
+            tenant_id,
+            application_id,
+            login_code,
+            user_note,
+            directory_id,
+            status,
+            now,
         )
     except asyncpg.UniqueViolationError as exc:
         raise LoginCodeTaken(login_code) from exc

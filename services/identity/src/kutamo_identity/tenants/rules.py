@@ -42,7 +42,8 @@ def parse_directory_id(value: str) -> uuid.UUID:
 def check_login_code(code: str) -> str:
     if not LOGIN_CODE.fullmatch(code):
         raise BadRequest(
-            "invalid_login_code", "login_code must be 3 to 32 letters or digits (no spaces, dashes or accents)."
+            "invalid_login_code",
+            "login_code must be 3 to 32 letters or digits (no spaces, dashes or accents).",
         )
     if code.lower() in RESERVED_LOGIN_CODES:
         raise BadRequest("reserved_login_code", f"login_code {code!r} is reserved by Kutamo; choose another.")
