@@ -4,6 +4,7 @@ The cluster lives in `<run_dir>/postgres`, trusts every local connection (dev on
 127.0.0.1 only. PostgreSQL refuses to run as root, so as root it runs as the system user `kutamo-pg`.
 """
 
+import hashlib
 import logging
 import os
 import pwd
@@ -47,6 +48,10 @@ class PostgresInfo(msgspec.Struct, kw_only=True):
     managed: bool = False
 
 
+# Where the cluster goes when the run folder is closed to the PostgreSQL user.
+FALLBACK_ROOT = Path("/var/tmp/kutamo-pg")  # noqa: S108 - checked to be root-owned before use (_cluster_dir)
+
+
 def external(url: str) -> PostgresInfo:
     """The server named by DATABASE_URL: used as it is, never started or stopped here."""
     return PostgresInfo(url=url, managed=False)
@@ -75,7 +80,7 @@ def start(run_dir: Path, port: int | None = None) -> PostgresInfo:
     """Initialise the cluster on first use, start it (on `port` when still free) and ensure the database."""
     began = time.monotonic()
     bin_dir = find_bin_dir()
-    pg_dir = run_dir.resolve() / "postgres"
+    pg_dir = _cluster_dir(run_dir)
     data_dir = pg_dir / "data"
     _prepare_dirs(pg_dir)
     if not (data_dir / "PG_VERSION").exists():
@@ -143,6 +148,24 @@ def _as_owner(cmd: Sequence[str]) -> list[str]:
     if owner is None:
         return list(cmd)
     return ["setpriv", f"--reuid={owner.pw_uid}", f"--regid={owner.pw_gid}", "--clear-groups", "--", *cmd]
+
+
+def _cluster_dir(run_dir: Path) -> Path:
+    """`<run_dir>/postgres`, or, when the PostgreSQL user cannot reach the run folder (a private
+    temporary folder, say), a folder of its own under /var/tmp named after the run folder."""
+    wanted = run_dir.resolve() / "postgres"
+    if _owner() is None:
+        return wanted
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(_as_owner(["test", "-x", str(run_dir.resolve())]), check=False).returncode == 0:
+        return wanted
+    FALLBACK_ROOT.mkdir(mode=0o711, exist_ok=True)
+    info = FALLBACK_ROOT.lstat()
+    if not FALLBACK_ROOT.is_dir() or FALLBACK_ROOT.is_symlink() or info.st_uid != 0 or info.st_mode & 0o022:
+        raise procs.StartupError(f"{FALLBACK_ROOT} must be a folder owned by root and writable by root only")
+    fallback = FALLBACK_ROOT / hashlib.sha256(str(wanted).encode()).hexdigest()[:16]
+    log.info("user %s cannot reach %s; keeping the PostgreSQL cluster in %s", OS_USER, run_dir, fallback)
+    return fallback
 
 
 def _prepare_dirs(pg_dir: Path) -> None:
