@@ -67,6 +67,8 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key,
             "AZURE_LOGIN_BASE_URL": emulator_url,
+            # Short, so key-rotation tests need not wait five minutes; the kid-flood test stays within it.
+            "SIGNING_KEYS_MIN_REFRESH_SECONDS": "3",
             "LOG_LEVEL": "DEBUG",
         }
     )

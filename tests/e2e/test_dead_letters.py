@@ -10,6 +10,7 @@ from kutamo_dev import stack as dev_stack
 from tests.e2e.conftest import provisioned_user
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
+from tests.support.signin import sign_in
 from tests.support.tenants import Tenant
 
 
@@ -35,33 +36,14 @@ async def test_a_malformed_event_is_dead_lettered_and_the_partition_moves_on(
             tenant.directory_id, name="Pradeep", mail="pradeep@contoso.com", title="Counsel"
         )
         # Same key as the person's later sign-in, so both land on one partition, the bad one first.
-        tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
-        signed_in = (
-            await http.post(
-                f"{identity.url}/v1/sign-ins",
-                json={
-                    "login_code": tenant.login_code,
-                    "id_token": tokens["id_token"],
-                    "access_token": tokens["access_token"],
-                },
-            )
-        ).json()
+        signed_in = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
         await producer.send_and_wait(
             USER_SIGNED_IN.name,
             b'{"this is": "not an event"',
             key=signed_in["user_id"].encode(),
             headers=[("ce_specversion", b"1.0"), ("ce_type", USER_SIGNED_IN.event_type.encode())],
         )
-        second = (
-            await http.post(
-                f"{identity.url}/v1/sign-ins",
-                json={
-                    "login_code": tenant.login_code,
-                    "id_token": tokens["id_token"],
-                    "access_token": tokens["access_token"],
-                },
-            )
-        ).json()
+        second = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
 
         letters = await dead.getmany(partition, timeout_ms=30_000)
         records = letters.get(partition, [])

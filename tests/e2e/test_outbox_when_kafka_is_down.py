@@ -8,6 +8,7 @@ from kutamo_dev import stack as dev_stack
 from tests.e2e.conftest import eventually, provisioned_user
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
+from tests.support.signin import sign_in
 from tests.support.tenants import Tenant
 
 
@@ -24,17 +25,9 @@ async def test_sign_in_while_kafka_is_stopped_reaches_the_worker_after_kafka_ret
     person = await microsoft.add_user(
         tenant.directory_id, name="Megan Bowen", mail="megan@contoso.com", title="Marketing"
     )
-    tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
     dev_stack.stop_kafka(stack)
     try:
-        response = await http.post(
-            f"{identity.url}/v1/sign-ins",
-            json={
-                "login_code": tenant.login_code,
-                "id_token": tokens["id_token"],
-                "access_token": tokens["access_token"],
-            },
-        )
+        response = await sign_in(http, identity, microsoft, tenant, person["oid"])
 
         assert response.status_code == 201, response.text
         signed_in = response.json()

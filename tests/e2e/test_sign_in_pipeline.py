@@ -8,20 +8,8 @@ import httpx
 from tests.e2e.conftest import provisioned_user
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
+from tests.support.signin import sign_in
 from tests.support.tenants import Tenant, create_tenant
-
-
-async def sign_in(
-    http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, tokens: dict[str, str]
-) -> httpx.Response:
-    return await http.post(
-        f"{identity.url}/v1/sign-ins",
-        json={
-            "login_code": tenant.login_code,
-            "id_token": tokens["id_token"],
-            "access_token": tokens["access_token"],
-        },
-    )
 
 
 async def test_login_page_shows_the_organisation_and_how_to_start_microsoft_sign_in(
@@ -36,6 +24,9 @@ async def test_login_page_shows_the_organisation_and_how_to_start_microsoft_sign
     assert page["client_id"] == tenant.application_id
     assert page["authority"] == f"{emulator_url}/{tenant.directory_id}"
     assert "User.Read" in page["scopes"]
+    assert len(page["nonce"]) >= 32
+    again = (await http.get(f"{identity.url}/v1/login/{tenant.login_code}")).json()
+    assert again["nonce"] != page["nonce"]
 
 
 async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
@@ -48,9 +39,8 @@ async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
     person = await microsoft.add_user(
         tenant.directory_id, name="Adele Vance", mail="adele.vance@contoso.com", title="Product Manager"
     )
-    tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
 
-    response = await sign_in(http, identity, tenant, tokens)
+    response = await sign_in(http, identity, microsoft, tenant, person["oid"])
 
     assert response.status_code == 201, response.text
     signed_in = response.json()
@@ -64,7 +54,8 @@ async def test_sign_in_becomes_a_user_with_name_email_title_and_avatar(
     avatar = await http.get(provisioning.url + user["avatar_url"])
     assert avatar.status_code == 200
     assert avatar.headers["content-type"] == "image/jpeg"
-    assert avatar.content == await microsoft.photo(tokens["access_token"])
+    graph = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
+    assert avatar.content == await microsoft.photo(graph["access_token"])
 
 
 async def test_the_same_person_signing_in_again_keeps_their_kutamo_user_id_and_gets_updates(
@@ -76,18 +67,14 @@ async def test_the_same_person_signing_in_again_keeps_their_kutamo_user_id_and_g
 ) -> None:
     oid = str(uuid.uuid4())
     await microsoft.add_user(tenant.directory_id, oid=oid, name="Lee Gu", mail="lee@contoso.com", title="Engineer")
-    first = (
-        await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))
-    ).json()
+    first = (await sign_in(http, identity, microsoft, tenant, oid)).json()
     await provisioned_user(http, provisioning, first["user_id"], first["session_token"], title="Engineer")
     # Promoted, and their mailbox renamed: email is not identity, the link holds by (tid, oid).
     await microsoft.add_user(
         tenant.directory_id, oid=oid, name="Lee Gu", mail="lee.gu@contoso.com", title="Lead Engineer"
     )
 
-    second = (
-        await sign_in(http, identity, tenant, await microsoft.tokens(tenant.directory_id, oid, tenant.application_id))
-    ).json()
+    second = (await sign_in(http, identity, microsoft, tenant, oid)).json()
 
     assert second["user_id"] == first["user_id"]
     user = await provisioned_user(http, provisioning, second["user_id"], second["session_token"], title="Lead Engineer")
@@ -104,9 +91,8 @@ async def test_a_person_without_a_photo_is_provisioned_without_avatar(
     person = await microsoft.add_user(
         tenant.directory_id, name="Nestor Wilke", mail=None, title="Director", photo=False
     )
-    tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id)
 
-    signed_in = (await sign_in(http, identity, tenant, tokens)).json()
+    signed_in = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
 
     user = await provisioned_user(
         http, provisioning, signed_in["user_id"], signed_in["session_token"], title="Director"
@@ -125,24 +111,10 @@ async def test_users_of_another_tenant_are_not_visible_with_this_session(
 ) -> None:
     other = create_tenant(identity, name="Fabrikam")
     stranger = await microsoft.add_user(other.directory_id, name="Sam", mail="sam@fabrikam.com", title="CFO")
-    theirs = (
-        await sign_in(
-            http,
-            identity,
-            other,
-            await microsoft.tokens(other.directory_id, stranger["oid"], other.application_id),
-        )
-    ).json()
+    theirs = (await sign_in(http, identity, microsoft, other, stranger["oid"])).json()
     await provisioned_user(http, provisioning, theirs["user_id"], theirs["session_token"], title="CFO")
     person = await microsoft.add_user(tenant.directory_id, name="Ana", mail="ana@contoso.com", title="Analyst")
-    ours = (
-        await sign_in(
-            http,
-            identity,
-            tenant,
-            await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id),
-        )
-    ).json()
+    ours = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
 
     response = await http.get(
         f"{provisioning.url}/v1/users/{theirs['user_id']}",

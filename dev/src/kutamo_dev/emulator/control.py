@@ -187,6 +187,19 @@ def clear_discovery_hits(emulator: Emulator) -> None:
     emulator.discovery_hits.clear()
 
 
+class OutageBody(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether Microsoft's login endpoints (discovery and keys) are down."""
+
+    login: bool
+
+
+@post("/outage", sync_to_thread=False, status_code=200)
+def set_outage(data: OutageBody, emulator: Emulator) -> dict[str, bool]:
+    """Take the discovery and key endpoints down (503) or bring them back."""
+    emulator.login_outage = data.login
+    return {"login": emulator.login_outage}
+
+
 @post("/reset", sync_to_thread=False, status_code=204)
 def reset(emulator: Emulator) -> None:
     """Forget users, faults and counters; keys stay so clients' cached key sets remain valid."""
@@ -194,12 +207,13 @@ def reset(emulator: Emulator) -> None:
     emulator.faults.clear()
     emulator.graph_calls.clear()
     emulator.discovery_hits.clear()
+    emulator.login_outage = False
 
 
 control_router = Router(
     path="/_emulator",
     route_handlers=[
         health, put_user, mint_tokens, add_fault, clear_faults, graph_calls, clear_graph_calls,
-        signing_keys, rotate_keys, discovery_hits, clear_discovery_hits, reset,
+        signing_keys, rotate_keys, discovery_hits, clear_discovery_hits, set_outage, reset,
     ],
 )  # fmt: skip

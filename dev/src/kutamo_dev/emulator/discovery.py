@@ -46,6 +46,11 @@ def _tenant_not_found(segment: str) -> Response[dict[str, Any]]:
     return Response(content=body, status_code=400)
 
 
+def _outage() -> Response[dict[str, Any]]:
+    body = {"error": "temporarily_unavailable", "error_description": "AADSTS90033: A transient error has occurred."}
+    return Response(content=body, status_code=503)
+
+
 def _region_scope(tenant: Tenant) -> str | None:
     # Multi-tenant documents carry no region; a directory's document names where it lives.
     return None if tenant.tid is None else "EU"
@@ -127,6 +132,8 @@ def openid_configuration_v2(
     if resolved is None:
         return _tenant_not_found(tenant)
     emulator.discovery_hits.record(resolved.segment, "openid_configuration")
+    if emulator.login_outage:
+        return _outage()
     return Response(content=_v2_document(resolved, _base_url(request, emulator)), headers=_CACHE_HEADERS)
 
 
@@ -137,6 +144,8 @@ def keys_v2(tenant: FromPath[str], emulator: Emulator) -> Response[dict[str, Any
     if resolved is None:
         return _tenant_not_found(tenant)
     emulator.discovery_hits.record(resolved.segment, "keys")
+    if emulator.login_outage:
+        return _outage()
     return Response(content=emulator.keys.jwks(issuer_v2(resolved.issuer_tid)), headers=_CACHE_HEADERS)
 
 
@@ -149,6 +158,8 @@ def openid_configuration_v1(
     if resolved is None:
         return _tenant_not_found(tenant)
     emulator.discovery_hits.record(resolved.segment, "openid_configuration_v1")
+    if emulator.login_outage:
+        return _outage()
     return Response(content=_v1_document(resolved, _base_url(request, emulator)), headers=_CACHE_HEADERS)
 
 
@@ -159,6 +170,8 @@ def keys_v1(tenant: FromPath[str], emulator: Emulator) -> Response[dict[str, Any
     if resolved is None:
         return _tenant_not_found(tenant)
     emulator.discovery_hits.record(resolved.segment, "keys_v1")
+    if emulator.login_outage:
+        return _outage()
     return Response(content=emulator.keys.jwks(issuer=None), headers=_CACHE_HEADERS)
 
 

@@ -34,6 +34,8 @@ class EmulatorState:
     faults: FaultQueue = field(default_factory=FaultQueue)
     graph_calls: Tally = field(default_factory=Tally)
     discovery_hits: Tally = field(default_factory=Tally)
+    # While True, discovery and key endpoints answer 503, as during a Microsoft outage.
+    login_outage: bool = False
 
     def now(self) -> int:
         """Current time in whole epoch seconds, the unit of JWT time claims."""

@@ -5,7 +5,7 @@ import sys
 
 import uvicorn
 
-from kutamo_contracts import logformat
+from kutamo_contracts.logformat import configure as configure_logging
 from kutamo_identity import cli
 from kutamo_identity.app import create_app
 from kutamo_identity.config import ConfigError, from_env
@@ -17,7 +17,7 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"kutamo-identity: configuration error: {exc}\n")
         return 2
-    logformat.configure("identity", config.log_level)
+    configure_logging("identity", config.log_level)
     if argv:
         return cli.main(argv, config)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_config=None, access_log=False)

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -15,9 +17,11 @@ from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.errors import EXCEPTION_HANDLERS
 from kutamo_identity.health import HealthController
+from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions.issuer import SessionIssuer
+from kutamo_identity.signin import secrets
 from kutamo_identity.signin.controller import SignInController
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.service import SignInService
@@ -32,6 +36,7 @@ def create_app(
 ) -> Litestar:
     relay = OutboxRelay(config.database_url, config.kafka_bootstrap_servers, clock)
     sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
+    metrics = IdentityMetrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -40,16 +45,30 @@ def create_app(
             await db.migrate(conn)
         await sessions.publish(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
-        keys = SigningKeys(http, config.azure_login_base_url, clock)
+        keys = SigningKeys(
+            http,
+            config.azure_login_base_url,
+            clock,
+            ttl=timedelta(seconds=config.signing_keys_ttl_seconds),
+            min_refresh=timedelta(seconds=config.signing_keys_min_refresh_seconds),
+            on_refresh=lambda ok: metrics.key_refreshes.labels("ok" if ok else "failed").inc(),
+        )
         app.state.db_pool = pool
-        app.state.signin_service = SignInService(pool, keys, sessions, config, clock, new_id)
+        app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        chores = [
+            asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
+            asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
+        ]
         try:
             yield
         finally:
             relay.stop()
-            with contextlib.suppress(asyncio.CancelledError):
+            for chore in chores:
+                chore.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(relay_task, 10)
+            await asyncio.gather(*chores, return_exceptions=True)
             await http.aclose()
             await pool.close()
 
@@ -67,6 +86,9 @@ def create_app(
     def provide_clock() -> Clock:
         return clock
 
+    def provide_metrics() -> IdentityMetrics:
+        return metrics
+
     return Litestar(
         route_handlers=[SignInController, HealthController],
         lifespan=[lifespan],
@@ -75,9 +97,20 @@ def create_app(
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
             "clock": Provide(provide_clock, sync_to_thread=False),
+            "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="Kutamo Identity", version="1.0.0", path="/schema"),
         request_max_body_size=64 * 1024,
         logging_config=None,
     )
+
+
+async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float = 600) -> None:
+    """Forget expired nonces and verification codes; a failure waits for the next round."""
+    while True:
+        try:
+            await secrets.forget_expired(pool, clock())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(every_seconds)

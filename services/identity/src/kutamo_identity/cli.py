@@ -1,12 +1,18 @@
 """Administration from a terminal: create a tenant and its Azure AD connection.
 
     python -m kutamo_identity tenants create --name "Contoso" --application-id GUID \
-        --login-code contoso --directory-id GUID [--note "Use your Contoso account"]
+        --login-code contoso [--directory-id GUID] [--note "Use your Contoso account"]
+    python -m kutamo_identity tenants verification-code --login-code contoso
+
+A connection created without --directory-id is pending: its IT admin completes one verification
+sign-in with the code (shown once, valid for VERIFICATION_CODE_TTL_SECONDS), which pins the Azure
+directory the admin signed in from.
 """
 
 import argparse
 import asyncio
 import sys
+from datetime import timedelta
 
 import msgspec
 
@@ -14,6 +20,7 @@ from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.errors import IdentityError
 from kutamo_identity.seams import random_id, system_clock
+from kutamo_identity.signin import secrets
 from kutamo_identity.tenants import repository, rules
 
 
@@ -27,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--login-code", required=True, help="letters and digits; users log in at /login/<code>")
     create.add_argument("--directory-id", help="Azure AD Directory (tenant) ID allowed to sign in")
     create.add_argument("--note", help="note to your users, shown on the login page")
+    verify = tenants.add_parser("verification-code", help="a single-use code for the verification sign-in")
+    verify.add_argument("--login-code", required=True, help="the login code of the pending connection")
     return parser
 
 
@@ -61,10 +70,31 @@ async def _create(config: Config, args: argparse.Namespace) -> dict[str, str]:
     }
 
 
+async def _verification_code(config: Config, args: argparse.Namespace) -> dict[str, str]:
+    pool = await db.create_pool(config.database_url, max_size=2)
+    try:
+        connection = await repository.find_by_login_code(pool, args.login_code)
+        if connection is None:
+            raise IdentityError("unknown_login_code", f"no connection uses the login code {args.login_code!r}")
+        if connection.directory_id is not None:
+            raise IdentityError("already_verified", "this connection's directory is already pinned")
+        now = system_clock()
+        ttl = timedelta(seconds=config.verification_code_ttl_seconds)
+        code = await secrets.issue_verification_code(pool, connection.tenant_id, now, ttl)
+    finally:
+        await pool.close()
+    return {
+        "verification_code": code,
+        "expires_at": (now + ttl).isoformat(),
+        "login_url": f"{config.public_base_url}/login/{connection.login_code}?verification_code={code}",
+    }
+
+
 def main(argv: list[str], config: Config) -> int:
     args = _parser().parse_args(argv)
+    action = _create if args.action == "create" else _verification_code
     try:
-        result = asyncio.run(_create(config, args))
+        result = asyncio.run(action(config, args))
     except IdentityError as exc:
         print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
         return 1

@@ -26,6 +26,16 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "How long a Graph token is assumed valid when the frontend does not say (default 600)",
     ),
+    "LOGIN_NONCE_TTL_SECONDS": (False, "How long a login page's nonce can be used (default 600)"),
+    "VERIFICATION_CODE_TTL_SECONDS": (False, "How long a verification sign-in code can be used (default 3600)"),
+    "SIGNING_KEYS_TTL_SECONDS": (
+        False,
+        "Microsoft signing keys are refreshed in the background after this (default 21600)",
+    ),
+    "SIGNING_KEYS_MIN_REFRESH_SECONDS": (
+        False,
+        "At most one key refresh per directory in this time, even on unknown kids (default 300)",
+    ),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -45,6 +55,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     session_ttl_seconds: int
     clock_skew_seconds: int
     graph_token_ttl_seconds: int
+    login_nonce_ttl_seconds: int
+    verification_code_ttl_seconds: int
+    signing_keys_ttl_seconds: int
+    signing_keys_min_refresh_seconds: int
     log_level: str
 
 
@@ -91,5 +105,9 @@ def from_env(environ: Mapping[str, str]) -> Config:
         session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),
         clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
         graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", 600, 60, 7200),
+        login_nonce_ttl_seconds=_int(environ, "LOGIN_NONCE_TTL_SECONDS", 600, 30, 3600),
+        verification_code_ttl_seconds=_int(environ, "VERIFICATION_CODE_TTL_SECONDS", 3600, 60, 7 * 86400),
+        signing_keys_ttl_seconds=_int(environ, "SIGNING_KEYS_TTL_SECONDS", 21600, 60, 86400),
+        signing_keys_min_refresh_seconds=_int(environ, "SIGNING_KEYS_MIN_REFRESH_SECONDS", 300, 1, 3600),
         log_level=level,
     )

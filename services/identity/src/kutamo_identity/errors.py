@@ -6,7 +6,8 @@
      ├── SignInRefused            401/403  the Microsoft token or the connection says no
      └── Unavailable              503  a dependency is down
 
-Each subclass instance carries a stable machine `code` and a `detail` sentence a person can act on.
+Each instance carries a stable machine `code`, a `detail` sentence the signing-in person can act on,
+and, where it helps, an `admin_hint` for the organisation's IT admin.
 The handler below is the one place that turns them (and framework errors) into responses.
 """
 
@@ -27,10 +28,11 @@ class IdentityError(Exception):
     status: int = 400
     title: str = "Request failed"
 
-    def __init__(self, code: str, detail: str, *, status: int | None = None) -> None:
+    def __init__(self, code: str, detail: str, *, status: int | None = None, admin_hint: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.admin_hint = admin_hint
         if status is not None:
             self.status = status
 
@@ -55,7 +57,9 @@ class Unavailable(IdentityError):
     title = "Temporarily unavailable"
 
 
-def problem(status: int, code: str, title: str, detail: str, instance: str) -> Response[dict[str, object]]:
+def problem(
+    status: int, code: str, title: str, detail: str, instance: str, admin_hint: str | None = None
+) -> Response[dict[str, object]]:
     body: dict[str, object] = {
         "type": TYPE_BASE + code.replace("_", "-"),
         "title": title,
@@ -64,11 +68,13 @@ def problem(status: int, code: str, title: str, detail: str, instance: str) -> R
         "code": code,
         "instance": instance,
     }
+    if admin_hint:
+        body["admin_hint"] = admin_hint
     return Response(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 def handle_identity_error(request: Request[Any, Any, Any], exc: IdentityError) -> Response[dict[str, object]]:
-    return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path)
+    return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.admin_hint)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

@@ -5,7 +5,9 @@ from typing import Any
 
 import asyncpg
 from litestar import Controller, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock
 from kutamo_identity.sessions.issuer import published_keys
@@ -28,6 +30,10 @@ class HealthController(Controller):
         checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
         ok = all(check["ok"] for check in checks.values())
         return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
+    async def metrics(self, metrics: IdentityMetrics) -> Response[bytes]:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @get("/.well-known/jwks.json", summary="Public keys that verify Kutamo session tokens")
     async def jwks(self, db_pool: asyncpg.Pool, clock: Clock) -> Response[dict[str, Any]]:

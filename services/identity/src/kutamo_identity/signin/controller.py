@@ -5,16 +5,24 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
-from kutamo_identity.signin.schemas import LoginConfiguration, SignInRequest, SignInResponse
+from kutamo_identity.signin.schemas import (
+    LoginConfiguration,
+    MicrosoftErrorGuidance,
+    MicrosoftErrorReport,
+    SignInRequest,
+    SignInResponse,
+)
 from kutamo_identity.signin.service import SignInService
+
+LoginCodeParam = Annotated[str, Parameter(max_length=64)]
 
 
 class SignInController(Controller):
     path = "/v1"
 
-    @get("/login/{login_code:str}", summary="Login page configuration for a login code")
+    @get("/login/{login_code:str}", summary="Login page configuration for a login code, with a fresh nonce")
     async def login_configuration(
-        self, login_code: Annotated[str, Parameter(max_length=64)], signin_service: SignInService
+        self, login_code: LoginCodeParam, signin_service: SignInService
     ) -> LoginConfiguration:
         return await signin_service.login_configuration(login_code)
 
@@ -23,3 +31,13 @@ class SignInController(Controller):
         self, data: SignInRequest, request: Request[Any, Any, Any], signin_service: SignInService
     ) -> SignInResponse:
         return await signin_service.sign_in(data, traceparent=request.headers.get("traceparent"))
+
+    @post(
+        "/login/{login_code:str}/microsoft-errors",
+        status_code=200,
+        summary="Guidance for an error Microsoft showed in the sign-in popup",
+    )
+    async def microsoft_error(
+        self, login_code: LoginCodeParam, data: MicrosoftErrorReport, signin_service: SignInService
+    ) -> MicrosoftErrorGuidance:
+        return await signin_service.report_microsoft_error(login_code, data)

@@ -7,6 +7,7 @@ becomes a flood of requests to Microsoft), and the last known good keys are kept
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +16,9 @@ import jwt
 import msgspec
 from jwt.algorithms import RSAAlgorithm
 
-from kutamo_identity.errors import Unavailable
+from kutamo_identity.errors import SignInRefused
 from kutamo_identity.seams import Clock
+from kutamo_identity.signin.refusals import refuse
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +44,14 @@ class SigningKeys:
         *,
         ttl: timedelta = timedelta(hours=6),
         min_refresh: timedelta = timedelta(minutes=5),
+        on_refresh: Callable[[bool], None] = lambda ok: None,
     ) -> None:
         self._http = http
         self._base = login_base_url.rstrip("/")
         self._clock = clock
         self._ttl = ttl
         self._min_refresh = min_refresh
+        self._on_refresh = on_refresh
         self._dirs: dict[str, _Directory] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -59,6 +63,20 @@ class SigningKeys:
         """The public key for kid in this directory, or None when Microsoft does not publish it."""
         directory = await self._directory(tid, want_kid=kid)
         return directory.keys.get(kid)
+
+    async def refresh_all(self) -> None:
+        """Refresh every directory seen so far whose keys are older than the TTL (the background job)."""
+        for tid in list(self._dirs):
+            try:
+                await self._directory(tid, want_kid=None)
+            except SignInRefused:
+                continue  # logged in _refresh; the last known good keys stay
+
+    async def keep_fresh(self, interval_seconds: float) -> None:
+        """Run refresh_all forever, every interval (cancel to stop)."""
+        while True:
+            await asyncio.sleep(interval_seconds)
+            await self.refresh_all()
 
     async def _directory(self, tid: str, want_kid: str | None) -> _Directory:
         async with self._locks.setdefault(tid, asyncio.Lock()):
@@ -82,15 +100,14 @@ class SigningKeys:
             keys = await self._fetch_keys(discovery.jwks_uri)
         except (httpx.HTTPError, msgspec.ValidationError, msgspec.DecodeError, ValueError) as exc:
             log.warning("signing key refresh failed", extra={"tid": tid, "error": type(exc).__name__})
+            self._on_refresh(False)
             if current is not None:
                 return current  # last known good
-            raise Unavailable(
-                "microsoft_unavailable",
-                "Microsoft's sign-in keys could not be fetched just now. Try signing in again in a minute.",
-            ) from exc
+            raise refuse("microsoft_unavailable") from exc
         fresh = _Directory(issuer=discovery.issuer, keys=keys, fetched_at=now, attempted_at=now)
         self._dirs[tid] = fresh
         log.info("signing keys refreshed", extra={"tid": tid, "keys": len(keys)})
+        self._on_refresh(True)
         return fresh
 
     async def _fetch_discovery(self, tid: str) -> Discovery:

@@ -5,18 +5,23 @@ from typing import Annotated
 
 import msgspec
 
-Token = Annotated[str, msgspec.Meta(min_length=1, max_length=16384)]
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=65536)]
 LoginCode = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Secret = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
 class SignInRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     login_code: LoginCode
     id_token: Token
+    """The id_token Microsoft returned to the popup (implicit flow) or to MSAL (code + PKCE)."""
+    nonce: Secret
+    """The nonce from GET /v1/login/{login_code}, passed to Microsoft; single use."""
     access_token: Token | None = None
-    """The delegated Graph token (User.Read), when the frontend has one; treated as opaque."""
+    """The delegated Graph token (User.Read), when the frontend has one; opaque to Kutamo."""
     access_token_expires_in: Annotated[int, msgspec.Meta(ge=1, le=86400)] | None = None
     """Seconds until the access token expires, as MSAL reports it."""
-    nonce: Annotated[str, msgspec.Meta(min_length=1, max_length=256)] | None = None
+    verification_code: Secret | None = None
+    """Only for the IT admin's verification sign-in that pins a pending connection's directory."""
 
 
 class SignInResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -26,6 +31,8 @@ class SignInResponse(msgspec.Struct, frozen=True, kw_only=True):
     token_type: str
     expires_at: datetime
     event_id: str
+    directory_verified: bool = False
+    """True when this sign-in was the verification that pinned the connection's directory."""
 
 
 class LoginConfiguration(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,3 +44,23 @@ class LoginConfiguration(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     authority: str
     scopes: list[str]
+    nonce: str
+    """Pass to Microsoft as `nonce`, and back with the sign-in. Single use."""
+    nonce_expires_at: datetime
+    status: str
+    """`active`, or `pending_verification` (only the IT admin's verification sign-in can succeed)."""
+
+
+class MicrosoftErrorReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What Microsoft returned to the popup instead of tokens."""
+
+    error: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    error_description: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    error_codes: Annotated[list[int], msgspec.Meta(max_length=10)] = []
+
+
+class MicrosoftErrorGuidance(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    detail: str
+    admin_hint: str | None
+    retry: bool

@@ -1,6 +1,7 @@
 """The sign-in use case: validate, link, record the sign-in and its event in one transaction, issue a session."""
 
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -9,15 +10,23 @@ from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
-from kutamo_identity.errors import NotFound
+from kutamo_identity.errors import NotFound, SignInRefused
+from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
-from kutamo_identity.signin import azure
+from kutamo_identity.signin import azure, microsoft_errors, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
-from kutamo_identity.signin.schemas import LoginConfiguration, SignInRequest, SignInResponse
-from kutamo_identity.tenants.repository import Connection, find_by_login_code
+from kutamo_identity.signin.refusals import refuse
+from kutamo_identity.signin.schemas import (
+    LoginConfiguration,
+    MicrosoftErrorGuidance,
+    MicrosoftErrorReport,
+    SignInRequest,
+    SignInResponse,
+)
+from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
 
 SCOPES = ["openid", "profile", "email", "User.Read"]
 
@@ -29,6 +38,7 @@ class SignInService:
         keys: SigningKeys,
         sessions: SessionIssuer,
         config: Config,
+        metrics: IdentityMetrics,
         clock: Clock,
         new_id: IdFactory,
     ) -> None:
@@ -36,12 +46,18 @@ class SignInService:
         self._keys = keys
         self._sessions = sessions
         self._config = config
+        self._metrics = metrics
         self._clock = clock
         self._new_id = new_id
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)
+        if connection.status == "disabled":
+            raise self._unknown(login_code)
         directory = str(connection.directory_id) if connection.directory_id else "organizations"
+        now = self._clock()
+        ttl = timedelta(seconds=self._config.login_nonce_ttl_seconds)
+        nonce = await secrets.issue_nonce(self._pool, connection.tenant_id, now, ttl)
         return LoginConfiguration(
             login_code=connection.login_code,
             organisation_name=connection.tenant_name,
@@ -49,21 +65,44 @@ class SignInService:
             client_id=str(connection.application_id),
             authority=f"{self._config.azure_login_base_url}/{directory}",
             scopes=SCOPES,
+            nonce=nonce,
+            nonce_expires_at=now + ttl,
+            status=connection.status,
         )
 
     async def sign_in(self, request: SignInRequest, traceparent: str | None = None) -> SignInResponse:
         connection = await self._connection(request.login_code)
+        try:
+            response = await self._sign_in(connection, request, traceparent)
+        except SignInRefused as refusal:
+            self._metrics.sign_ins.labels(str(connection.tenant_id), refusal.code).inc()
+            raise
+        self._metrics.sign_ins.labels(str(connection.tenant_id), "ok").inc()
+        return response
+
+    async def _sign_in(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:
+        verifying = await self._verifying(connection, request)
+        started = time.perf_counter()
         person = await azure.validate(
             request.id_token,
             connection=connection,
             keys=self._keys,
-            skew_seconds=self._config.clock_skew_seconds,
-            nonce=request.nonce,
-            access_token=request.access_token,
+            expect=azure.Expectations(
+                nonce=request.nonce,
+                access_token=request.access_token,
+                skew_seconds=self._config.clock_skew_seconds,
+                verifying=verifying,
+            ),
+            now=self._clock().timestamp(),
         )
+        self._metrics.validation_seconds.observe(time.perf_counter() - started)
         now = self._clock()
         event_id = str(self._new_id())
         async with self._pool.acquire() as conn, conn.transaction():
+            if not await secrets.consume_nonce(conn, request.nonce, connection.tenant_id, now):
+                raise refuse("nonce_invalid")
+            if verifying:
+                await self._pin(conn, connection, request, person.tid, now)
             user_id = str(
                 await link(
                     conn,
@@ -111,6 +150,36 @@ class SignInService:
             token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
             expires_at=expires,
             event_id=event_id,
+            directory_verified=verifying,
+        )
+
+    async def _verifying(self, connection: Connection, request: SignInRequest) -> bool:
+        """True for a valid verification sign-in of a pending connection; checked before any key fetch."""
+        if request.verification_code is None:
+            return False
+        if connection.directory_id is not None or not await secrets.verification_code_valid(
+            self._pool, request.verification_code, connection.tenant_id, self._clock()
+        ):
+            raise refuse("verification_invalid")
+        return True
+
+    @staticmethod
+    async def _pin(
+        conn: asyncpg.Connection, connection: Connection, request: SignInRequest, tid: str, now: datetime
+    ) -> None:
+        """Consume the verification code and pin the directory, in the sign-in's transaction."""
+        code = request.verification_code or ""
+        consumed = await secrets.consume_verification_code(conn, code, connection.tenant_id, tid, now)
+        if not consumed or not await pin_directory(conn, connection.tenant_id, tid, now):
+            raise refuse("verification_invalid")
+
+    async def report_microsoft_error(self, login_code: str, report: MicrosoftErrorReport) -> MicrosoftErrorGuidance:
+        connection = await self._connection(login_code)
+        found = microsoft_errors.guidance(report.error, report.error_description, report.error_codes)
+        label = found.code if found.code in microsoft_errors.KNOWN_CODES else "other"
+        self._metrics.microsoft_errors.labels(str(connection.tenant_id), label).inc()
+        return MicrosoftErrorGuidance(
+            code=found.code, detail=found.detail, admin_hint=found.admin_hint, retry=found.retry
         )
 
     def _seal(self, request: SignInRequest, event_id: str) -> str | None:
@@ -123,8 +192,13 @@ class SignInService:
     async def _connection(self, login_code: str) -> Connection:
         connection = await find_by_login_code(self._pool, login_code)
         if connection is None:
-            raise NotFound(
-                "unknown_login_code",
-                f"No organisation uses the login code {login_code!r}. Check the link your IT admin sent you.",
-            )
+            self._metrics.sign_ins.labels("unknown", "unknown_login_code").inc()
+            raise self._unknown(login_code)
         return connection
+
+    @staticmethod
+    def _unknown(login_code: str) -> NotFound:
+        return NotFound(
+            "unknown_login_code",
+            f"No organisation uses the login code {login_code!r}. Check the link your IT admin sent you.",
+        )

@@ -72,3 +72,15 @@ async def find_by_login_code(conn: asyncpg.Connection | asyncpg.Pool, login_code
         login_code,
     )
     return Connection(**dict(row)) if row else None
+
+
+async def pin_directory(conn: asyncpg.Connection, tenant_id: uuid.UUID, directory_id: str, now: datetime) -> bool:
+    """Pin a pending connection to the directory of its verification sign-in; False if it was pinned meanwhile."""
+    pinned = await conn.fetchval(
+        "update azure_ad_connections set directory_id = $2, status = 'active', updated_at = $3"
+        " where tenant_id = $1 and directory_id is null returning true",
+        tenant_id,
+        uuid.UUID(directory_id),
+        now,
+    )
+    return bool(pinned)

@@ -1,0 +1,37 @@
+"""The identity service's Prometheus metrics, in a registry of its own served at /metrics.
+
+Label sets are bounded: `tenant_id` is bounded by configuration (one per customer), `result` and
+`code` by the refusal catalogue and Microsoft's AADSTS codes we know; never a user id.
+"""
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+
+
+class IdentityMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        self.sign_ins = Counter(
+            "kutamo_identity_sign_ins_total",
+            "Sign-in attempts by tenant and result (ok, or the refusal code).",
+            ["tenant_id", "result"],
+            registry=self.registry,
+        )
+        self.validation_seconds = Histogram(
+            "kutamo_identity_token_validation_seconds",
+            "Time to validate a Microsoft id_token, key fetches included.",
+            buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0, 5.0),
+            registry=self.registry,
+        )
+        self.key_refreshes = Counter(
+            "kutamo_identity_signing_key_refreshes_total",
+            "Fetches of a directory's Microsoft signing keys, by result (ok, failed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.microsoft_errors = Counter(
+            "kutamo_identity_microsoft_errors_total",
+            "Errors Microsoft showed in the sign-in popup, as reported by frontends, by tenant and code.",
+            ["tenant_id", "code"],
+            registry=self.registry,
+        )

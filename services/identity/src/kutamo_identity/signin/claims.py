@@ -1,0 +1,78 @@
+"""Pure rules for the claims of a Microsoft id_token, once its signature has been verified."""
+
+import base64
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+from kutamo_identity.signin.refusals import refuse
+
+REQUIRED = ("iss", "aud", "sub", "oid", "tid", "exp", "iat")
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+
+
+def guid(value: object) -> str | None:
+    """The canonical lower-case form of a GUID written with dashes, or None."""
+    if not isinstance(value, str) or len(value) != 36:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def check_times(claims: dict[str, Any], now: float, skew: int) -> None:
+    for name in ("exp", "iat", "nbf"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise refuse("token_claim_invalid")
+    if now > claims["exp"] + skew:
+        raise refuse("token_expired")
+    if claims.get("nbf", 0) > now + skew or claims["iat"] > now + skew:
+        raise refuse("token_not_yet_valid")
+
+
+def check_required(claims: dict[str, Any]) -> None:
+    if any(name not in claims or claims[name] in (None, "") for name in REQUIRED):
+        raise refuse("token_claim_missing")
+    if not isinstance(claims["sub"], str) or guid(claims["oid"]) is None:
+        raise refuse("token_claim_invalid")
+
+
+def check_audience(claims: dict[str, Any], application_id: str) -> None:
+    # Microsoft id_tokens carry one audience, the client id; a list or another value is refused.
+    if not isinstance(claims["aud"], str) or not hmac.compare_digest(claims["aud"].lower(), application_id):
+        raise refuse("token_audience_mismatch")
+
+
+def check_issuer(claims: dict[str, Any], version: str, tid: str, v2_issuer: str) -> None:
+    issuer = V1_ISSUER.format(tid=tid) if version == "1.0" else v2_issuer
+    if claims["iss"] != issuer:
+        raise refuse("token_issuer_invalid")
+
+
+def check_nonce(claims: dict[str, Any], nonce: str) -> None:
+    sent = claims.get("nonce")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), nonce.encode()):
+        raise refuse("nonce_invalid")
+
+
+def check_at_hash(claims: dict[str, Any], access_token: str | None) -> None:
+    """An implicit-flow id_token names the access token issued with it; a swapped token is refused."""
+    expected = claims.get("at_hash")
+    if expected is None or access_token is None:
+        return
+    digest = hashlib.sha256(access_token.encode()).digest()
+    actual = base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
+    if not isinstance(expected, str) or not hmac.compare_digest(actual, expected):
+        raise refuse("access_token_mismatch")
+
+
+def email_of(claims: dict[str, Any]) -> str | None:
+    """Informative only, never an identity key: email, else the v2/v1 user names."""
+    for name in ("email", "preferred_username", "upn", "unique_name"):
+        value = claims.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None

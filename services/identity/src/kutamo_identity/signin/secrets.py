@@ -1,0 +1,89 @@
+"""Single-use secrets of the sign-in path: login nonces and verification codes.
+
+Both are random, handed out once, stored only as a SHA-256 hash, expire, and are consumed atomically
+(`used_at is null` in the same UPDATE), so a replay or a race of two sign-ins lets exactly one through.
+"""
+
+import hashlib
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+import asyncpg
+
+
+def _hash(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+async def issue_nonce(
+    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta
+) -> str:
+    nonce = secrets.token_urlsafe(32)
+    await conn.execute(
+        "insert into login_nonces (nonce_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        _hash(nonce),
+        tenant_id,
+        now,
+        now + ttl,
+    )
+    return nonce
+
+
+async def consume_nonce(conn: asyncpg.Connection, nonce: str, tenant_id: uuid.UUID, now: datetime) -> bool:
+    used = await conn.fetchval(
+        "update login_nonces set used_at = $3 where nonce_hash = $1 and tenant_id = $2"
+        " and used_at is null and expires_at > $3 returning true",
+        _hash(nonce),
+        tenant_id,
+        now,
+    )
+    return bool(used)
+
+
+async def issue_verification_code(
+    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta
+) -> str:
+    code = secrets.token_urlsafe(24)
+    await conn.execute(
+        "insert into verification_codes (code_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        _hash(code),
+        tenant_id,
+        now,
+        now + ttl,
+    )
+    return code
+
+
+async def verification_code_valid(
+    conn: asyncpg.Pool | asyncpg.Connection, code: str, tenant_id: uuid.UUID, now: datetime
+) -> bool:
+    found = await conn.fetchval(
+        "select true from verification_codes where code_hash = $1 and tenant_id = $2"
+        " and used_at is null and expires_at > $3",
+        _hash(code),
+        tenant_id,
+        now,
+    )
+    return bool(found)
+
+
+async def consume_verification_code(
+    conn: asyncpg.Connection, code: str, tenant_id: uuid.UUID, directory_id: str, now: datetime
+) -> bool:
+    used = await conn.fetchval(
+        "update verification_codes set used_at = $3, pinned_directory_id = $4 where code_hash = $1"
+        " and tenant_id = $2 and used_at is null and expires_at > $3 returning true",
+        _hash(code),
+        tenant_id,
+        now,
+        uuid.UUID(directory_id),
+    )
+    return bool(used)
+
+
+async def forget_expired(conn: asyncpg.Pool | asyncpg.Connection, now: datetime) -> None:
+    """Housekeeping: nonces and codes a day past their expiry are of no use to anyone."""
+    cutoff = now - timedelta(days=1)
+    await conn.execute("delete from login_nonces where expires_at < $1", cutoff)
+    await conn.execute("delete from verification_codes where expires_at < $1", cutoff)
