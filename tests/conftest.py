@@ -21,8 +21,11 @@ RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests that stop Kafka run last, so a broker restart cannot disturb the others.
-    items.sort(key=lambda item: item.get_closest_marker("disrupts_kafka") is not None)
+    # Tests that rotate Microsoft's keys or stop Kafka run last, so they cannot disturb the others.
+    def disruption(item: pytest.Item) -> int:
+        return 2 if item.get_closest_marker("disrupts_kafka") else 1 if item.get_closest_marker("rotates_keys") else 0
+
+    items.sort(key=disruption)
 
 
 @pytest.fixture(scope="session")

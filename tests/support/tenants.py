@@ -15,10 +15,18 @@ class Tenant(msgspec.Struct, frozen=True, kw_only=True):
     login_code: str
     application_id: str
     directory_id: str
+    """The pinned Azure directory; for a pending tenant, a directory nobody has verified yet."""
 
 
-def create_tenant(identity: ServiceProcess, name: str = "Contoso", note: str | None = None) -> Tenant:
-    application_id, directory_id = str(uuid.uuid4()), str(uuid.uuid4())
+_NEW = "new"
+
+
+def create_tenant(
+    identity: ServiceProcess, name: str = "Contoso", note: str | None = None, directory_id: str | None = _NEW
+) -> Tenant:
+    """A tenant with its connection; `directory_id=None` leaves it pending verification."""
+    application_id = str(uuid.uuid4())
+    directory_id = str(uuid.uuid4()) if directory_id == _NEW else directory_id
     login_code = "t" + uuid.uuid4().hex[:12]
     args = [
         sys.executable,
@@ -32,9 +40,9 @@ def create_tenant(identity: ServiceProcess, name: str = "Contoso", note: str | N
         application_id,
         "--login-code",
         login_code,
-        "--directory-id",
-        directory_id,
     ]
+    if directory_id is not None:
+        args += ["--directory-id", directory_id]
     if note is not None:
         args += ["--note", note]
     done = subprocess.run(args, env=identity.env, capture_output=True, text=True, check=True, timeout=60)
@@ -43,5 +51,5 @@ def create_tenant(identity: ServiceProcess, name: str = "Contoso", note: str | N
         tenant_id=created["tenant_id"],
         login_code=login_code,
         application_id=application_id,
-        directory_id=directory_id,
+        directory_id=directory_id or str(uuid.uuid4()),
     )

@@ -194,7 +194,7 @@ class OutageBody(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @post("/outage", sync_to_thread=False, status_code=200)
-def set_outage(data: OutageBody, emulator: Emulator) -> dict[str, bool]:
+def set_outage(data: JSONBody[OutageBody], emulator: Emulator) -> dict[str, bool]:
     """Take the discovery and key endpoints down (503) or bring them back."""
     emulator.login_outage = data.login
     return {"login": emulator.login_outage}

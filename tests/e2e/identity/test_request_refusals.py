@@ -1,0 +1,53 @@
+"""Bad input to the sign-in path gets a problem+json answer with a stable code, never a 500."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.processes import ServiceProcess
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert len(body["detail"]) > 20  # a sentence a person can act on
+    return body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json at all",
+        b"[]",
+        b'{"login_code": "contoso"}',
+        b'{"login_code": 5, "id_token": "x"}',
+        b'{"login_code": "contoso", "id_token": "x", "surprise": true}',
+    ],
+    ids=["not-json", "not-an-object", "no-id-token", "wrong-type", "unknown-field"],
+)
+async def test_a_malformed_body_is_a_400_that_says_what_is_wrong(
+    http: httpx.AsyncClient, identity: ServiceProcess, body: bytes
+) -> None:
+    response = await http.post(
+        f"{identity.url}/v1/sign-ins", content=body, headers={"content-type": "application/json"}
+    )
+
+    assert_problem(response, 400, "malformed_request")
+
+
+async def test_an_unknown_login_code_is_a_404_that_points_at_the_link(
+    http: httpx.AsyncClient, identity: ServiceProcess
+) -> None:
+    response = await http.post(
+        f"{identity.url}/v1/sign-ins", json={"login_code": "nosuchco", "id_token": "x.y.z", "nonce": "n"}
+    )
+    assert_problem(response, 404, "unknown_login_code")
+
+    page = await http.get(f"{identity.url}/v1/login/nosuchco")
+    assert_problem(page, 404, "unknown_login_code")

@@ -1,0 +1,59 @@
+"""Fixtures for the worker's end-to-end tests: a database and a topic of the module's own, worker settings."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from kutamo_dev import stack as dev_stack
+from tests.e2e.provisioning import kit
+
+
+@pytest.fixture(scope="module")
+async def worker_db(stack: dev_stack.Stack) -> AsyncIterator[str]:
+    name = f"kutamo_worker_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    base, _, _ = stack.postgres.url.rpartition("/")
+    yield f"{base}/{name}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'drop database if exists "{name}" with (force)')
+    await admin.close()
+
+
+@pytest.fixture
+async def wdb(worker_db: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(worker_db, server_settings={"search_path": "provisioning"})
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def topic(stack: dev_stack.Stack) -> str:
+    return await kit.create_topic(stack.kafka.bootstrap_servers)
+
+
+@pytest.fixture
+def base_env(stack: dev_stack.Stack, worker_db: str, emulator_url: str, topic: str) -> dict[str, str]:
+    """Settings of a worker on this test's topic, with a consumer group of its own."""
+    return kit.worker_env(
+        {
+            "DATABASE_URL": worker_db,
+            "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+            "TOKEN_SEALING_KEY": stack.sealing_key,
+            "GRAPH_BASE_URL": emulator_url,
+            "IDENTITY_BASE_URL": "http://127.0.0.1:9",
+            "KAFKA_SIGNED_IN_TOPIC": topic,
+            "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
+        }
+    )
+
+
+@pytest.fixture
+def worker_logs(logs_dir: Path) -> Path:
+    path = logs_dir / "workers"
+    path.mkdir(exist_ok=True)
+    return path
