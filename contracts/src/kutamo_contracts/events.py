@@ -52,6 +52,10 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     avatar_sha256: str | None = None
     """Content hash of the avatar image; fetch it from the provisioning API at /v1/avatars/{sha256}."""
     provisioned_at: datetime
+    profile_refreshed: bool = True
+    """False when title and avatar could not be read from Graph this time and were kept as they were."""
+    not_refreshed_reason: str | None = None
+    """Why not, e.g. `graph_token_expired`, `graph_token_refused`, `avatar_too_large`."""
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,3 +74,7 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """The original record value, as text (UTF-8, replacement characters for invalid bytes)."""
     failed_at: datetime
     attempts: int = 1
+    error_class: str | None = None
+    """The worker's name for the failure class, e.g. `MalformedEvent`, `GraphFailed`."""
+    value_base64: str | None = None
+    """The original value, exactly, when it was not valid UTF-8 (then `value` is lossy); replay uses it."""

@@ -6,11 +6,14 @@ import sys
 import uvicorn
 
 from kutamo_contracts import logformat
+from kutamo_provisioning import cli
 from kutamo_provisioning.config import ConfigError, from_env
 from kutamo_provisioning.worker import create_app
 
 
 def main() -> int:
+    if len(sys.argv) > 1:
+        return cli.main(sys.argv[1:], os.environ)
     try:
         config = from_env(os.environ)
     except ConfigError as exc:

@@ -1,6 +1,6 @@
-"""The worker's small read API: users and avatars, health. HTTP only."""
+"""The worker's read API: users of a tenant and their avatars. HTTP only; errors are problem+json."""
 
-import asyncio
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -9,32 +9,77 @@ from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import Parameter
 
-from kutamo_provisioning import avatars, users
-from kutamo_provisioning.consumer import SignInConsumer
+from kutamo_provisioning import records
+from kutamo_provisioning.access import Access
+from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import ApiError
-from kutamo_provisioning.sessions import SessionVerifier
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_REVALIDATE = "private, max-age=300, must-revalidate"
+
+
+def _image(request: Request[Any, Any, Any], sha256: str, found: tuple[str, bytes], cache: str) -> Response[bytes]:
+    etag = f'"{sha256}"'
+    headers = {"ETag": etag, "Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(b"", status_code=304, headers=headers)
+    content_type, data = found
+    return Response(data, media_type=content_type, headers=headers)
 
 
 class UsersController(Controller):
     path = "/v1"
 
+    async def _visible(self, user_id: uuid.UUID, request: Request[Any, Any, Any], db_pool: asyncpg.Pool,
+                       access: Access) -> asyncpg.Record:  # fmt: skip
+        caller = await access.caller(request)
+        row = await records.one(db_pool, user_id)
+        if row is None or not caller.may_read(row["tenant_id"]):
+            raise ApiError(404, "user_not_found", "No user with this id in your organisation (yet); try again shortly.")
+        return row
+
     @get("/users/{user_id:uuid}", summary="A user of the caller's tenant")
     async def user(
+        self, user_id: uuid.UUID, request: Request[Any, Any, Any], db_pool: asyncpg.Pool, access: Access
+    ) -> dict[str, Any]:
+        return records.public(await self._visible(user_id, request, db_pool, access))
+
+    @get("/users/{user_id:uuid}/avatar", summary="The avatar of a user of the caller's tenant")
+    async def user_avatar(
         self,
         user_id: uuid.UUID,
         request: Request[Any, Any, Any],
         db_pool: asyncpg.Pool,
-        verifier: SessionVerifier,
-    ) -> dict[str, object]:
-        claims = await verifier.verify(request.headers.get("authorization"))
-        record = await users.get(db_pool, str(claims["tenant_id"]), user_id)
-        if record is None:
-            raise ApiError(404, "user_not_found", "No user with this id in your organisation (yet); try again shortly.")
-        sha = record.pop("avatar_sha256")
-        record["avatar_url"] = f"/v1/avatars/{sha}" if sha else None
-        return record
+        access: Access,
+        avatar_store: AvatarStore,
+    ) -> Response[bytes]:
+        row = await self._visible(user_id, request, db_pool, access)
+        sha = row["avatar_sha256"]
+        found = await avatar_store.get(db_pool, sha) if sha else None
+        if sha is None or found is None:
+            raise ApiError(404, "avatar_not_found", "This user has no avatar.")
+        # The user's avatar may change: cache briefly, revalidate with the ETag.
+        return _image(request, sha, found, _REVALIDATE)
+
+    @get("/tenants/{tenant_id:uuid}/users", summary="A tenant's users, a page at a time, ordered by user id")
+    async def tenant_users(
+        self,
+        tenant_id: uuid.UUID,
+        request: Request[Any, Any, Any],
+        db_pool: asyncpg.Pool,
+        access: Access,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        after: uuid.UUID | None = None,
+    ) -> dict[str, Any]:
+        caller = await access.caller(request)
+        if not caller.may_read(tenant_id):
+            raise ApiError(403, "tenant_forbidden", "Your session belongs to another organisation.")
+        rows = await records.page(db_pool, tenant_id, after, limit)
+        following = str(rows[-1]["user_id"]) if len(rows) == limit else None
+        return {"users": [records.public(r) for r in rows], "next_after": following}
 
     @get("/avatars/{sha256:str}", summary="An avatar image by content hash")
     async def avatar(
@@ -42,39 +87,13 @@ class UsersController(Controller):
         sha256: Annotated[str, Parameter(pattern="^[0-9a-f]{64}$")],
         request: Request[Any, Any, Any],
         db_pool: asyncpg.Pool,
+        avatar_store: AvatarStore,
     ) -> Response[bytes]:
-        etag = f'"{sha256}"'
-        if request.headers.get("if-none-match") == etag:
-            return Response(b"", status_code=304, headers={"ETag": etag})
-        found = await avatars.load(db_pool, sha256)
+        found = await avatar_store.get(db_pool, sha256)
         if found is None:
             raise ApiError(404, "avatar_not_found", "No avatar with this hash.")
-        content_type, data = found
         # Content-addressed: the bytes behind a hash never change.
-        headers = {
-            "ETag": etag,
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "X-Content-Type-Options": "nosniff",
-        }
-        return Response(data, media_type=content_type, headers=headers)
-
-
-class HealthController(Controller):
-    @get("/health/live")
-    async def live(self) -> dict[str, str]:
-        return {"status": "ok"}
-
-    @get("/health/ready")
-    async def ready(self, db_pool: asyncpg.Pool, consumer: SignInConsumer) -> Response[dict[str, Any]]:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
-            checks["database"] = {"ok": True}
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            checks["database"] = {"ok": False, "error": type(exc).__name__}
-        checks["consumer"] = {"ok": consumer.running, "assigned_partitions": len(consumer.assigned)}
-        ok = all(c["ok"] for c in checks.values())
-        return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+        return _image(request, sha256, found, _IMMUTABLE)
 
 
 def _problem(status: int, code: str, detail: str, path: str) -> Response[dict[str, object]]:
@@ -96,9 +115,20 @@ def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     if isinstance(exc, ValidationException):
         return _problem(400, "malformed_request", f"The request is not valid: {exc.detail}.", request.url.path)
+    if exc.status_code >= 500:
+        return handle_unexpected(request, exc)
     if isinstance(exc, NotFoundException):
         return _problem(404, "not_found", f"There is nothing at {request.url.path}.", request.url.path)
     return _problem(exc.status_code, "http_error", str(exc.detail), request.url.path)
 
 
-EXCEPTION_HANDLERS = {ApiError: handle_api_error, HTTPException: handle_http_exception}
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    log.error("request failed", exc_info=exc, extra={"path": request.url.path})
+    return _problem(500, "internal_error", "Something went wrong on our side; try again.", request.url.path)
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: handle_api_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

@@ -1,5 +1,9 @@
-"""Avatars: checked to really be an allowed image, stored once per content hash."""
+"""Avatars: checked to really be an allowed image, stored once per content hash behind a small interface.
 
+PostgreSQL is the default store; an object store only has to implement AvatarStore.
+"""
+
+import abc
 import hashlib
 from datetime import datetime
 
@@ -15,25 +19,45 @@ _SIGNATURES: dict[str, tuple[bytes, ...]] = {
 }
 
 
-def accepted(photo: Photo) -> bool:
-    """True when the content type is allowed and the bytes really are that type of image."""
+def rejection(photo: Photo) -> str | None:
+    """Why the photo is not accepted (type not allowed, bytes not that type), or None when it is fine."""
     signatures = _SIGNATURES.get(photo.content_type)
-    return signatures is not None and photo.data.startswith(signatures)
+    if signatures is None:
+        return "avatar_type_not_allowed"
+    if not photo.data.startswith(signatures):
+        return "avatar_bytes_not_an_image"
+    return None
 
 
-async def store(conn: asyncpg.Connection, photo: Photo, now: datetime) -> str:
-    sha256 = hashlib.sha256(photo.data).hexdigest()
-    await conn.execute(
-        "insert into avatars (sha256, content_type, bytes, created_at) values ($1, $2, $3, $4)"
-        " on conflict (sha256) do nothing",
-        sha256,
-        photo.content_type,
-        photo.data,
-        now,
-    )
-    return sha256
+def content_hash(photo: Photo) -> str:
+    return hashlib.sha256(photo.data).hexdigest()
 
 
-async def load(pool: asyncpg.Pool, sha256: str) -> tuple[str, bytes] | None:
-    row = await pool.fetchrow("select content_type, bytes from avatars where sha256 = $1", sha256)
-    return (row["content_type"], row["bytes"]) if row else None
+class AvatarStore(abc.ABC):
+    @abc.abstractmethod
+    async def put(self, conn: asyncpg.Connection, photos: list[Photo], now: datetime) -> None:
+        """Store the photos inside the caller's transaction; an existing hash is left as it is."""
+
+    @abc.abstractmethod
+    async def get(self, pool: asyncpg.Pool, sha256: str) -> tuple[str, bytes] | None:
+        """(content type, bytes) of the avatar with this hash, or None."""
+
+
+class PostgresAvatarStore(AvatarStore):
+    async def put(self, conn: asyncpg.Connection, photos: list[Photo], now: datetime) -> None:
+        unique = {content_hash(p): p for p in photos}
+        if not unique:
+            return
+        await conn.execute(
+            "insert into avatars (sha256, content_type, bytes, created_at)"
+            " select h, t, b, $4 from unnest($1::text[], $2::text[], $3::bytea[]) as a(h, t, b)"
+            " on conflict (sha256) do nothing",
+            list(unique),
+            [p.content_type for p in unique.values()],
+            [p.data for p in unique.values()],
+            now,
+        )
+
+    async def get(self, pool: asyncpg.Pool, sha256: str) -> tuple[str, bytes] | None:
+        row = await pool.fetchrow("select content_type, bytes from avatars where sha256 = $1", sha256)
+        return (row["content_type"], row["bytes"]) if row else None

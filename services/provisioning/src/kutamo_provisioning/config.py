@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from kutamo_contracts.sealing import parse_key
+from kutamo_contracts.topics import USER_SIGNED_IN
 
 # Every variable the worker reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
@@ -24,6 +25,13 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "GRAPH_TIMEOUT_SECONDS": (False, "Timeout of one Graph request (default 10)"),
     "AVATAR_MAX_BYTES": (False, "Largest avatar accepted from Graph (default 4194304)"),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
+    "KUTAMO_OPERATOR_KEY": (
+        False,
+        "Operator key (32+ characters) for the read API's X-Operator-Key header; unset: no operator access",
+    ),
+    "KAFKA_SIGNED_IN_TOPIC": (False, "Topic of user-signed-in events (default kutamo.identity.user-signed-in.v1)"),
+    "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
+    "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 32)"),
 }
 
 
@@ -43,6 +51,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     graph_timeout_seconds: int
     avatar_max_bytes: int
     log_level: str
+    operator_key: str | None = None
+    signed_in_topic: str = USER_SIGNED_IN.name
+    batch_max_records: int = 1000
+    graph_concurrency: int = 32
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -87,4 +99,17 @@ def from_env(environ: Mapping[str, str]) -> Config:
         graph_timeout_seconds=_int(environ, "GRAPH_TIMEOUT_SECONDS", 10, 1, 120),
         avatar_max_bytes=_int(environ, "AVATAR_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
         log_level=level,
+        operator_key=_operator_key(environ),
+        signed_in_topic=environ.get("KAFKA_SIGNED_IN_TOPIC", USER_SIGNED_IN.name).strip() or USER_SIGNED_IN.name,
+        batch_max_records=_int(environ, "BATCH_MAX_RECORDS", 1000, 1, 10000),
+        graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 32, 1, 512),
     )
+
+
+def _operator_key(environ: Mapping[str, str]) -> str | None:
+    key = environ.get("KUTAMO_OPERATOR_KEY", "").strip()
+    if not key:
+        return None
+    if len(key) < 32:
+        raise ConfigError("KUTAMO_OPERATOR_KEY must be at least 32 characters (e.g. openssl rand -hex 32)")
+    return key

@@ -1,35 +1,34 @@
-"""The Kafka side of the worker: getmany -> decode -> provision -> commit; dead letters; shutdown.
+"""The Kafka side of the worker: getmany -> batch -> dead letters -> commit; rebalances; graceful stop.
 
-The offset of a partition is committed only after the records before it were applied and their
-database transactions committed. A record that cannot be applied after bounded retries goes to the
-dead-letter topic with its reason, and the partition moves on.
+A partition's offset is committed only after the batch's database transaction committed and its dead
+letters were acknowledged, so a crash at any point redelivers, and event ids make the redelivery
+harmless. On a rebalance the listener waits for the batch in flight to commit (bounded); past that
+bound the batch is abandoned, its commit fails, and the next owner redoes it idempotently.
 """
 
 import asyncio
+import contextlib
 import logging
-import uuid
+import time
 
-import msgspec
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from kutamo_contracts.envelope import (
-    SOURCE_PROVISIONING,
-    EnvelopeError,
-    decode_record,
-    encode_record,
-    header_map,
-)
-from kutamo_contracts.events import DeadLetter, UserProvisioned, UserSignedIn
-from kutamo_contracts.topics import DEAD_LETTERS, USER_PROVISIONED, USER_SIGNED_IN
-from kutamo_provisioning.errors import DeadLetterNow, RetryLater
-from kutamo_provisioning.provisioner import Provisioner
+from kutamo_contracts.topics import DEAD_LETTERS
+from kutamo_provisioning import deadletters
+from kutamo_provisioning.batch import BatchProcessor, Record, Result
+from kutamo_provisioning.metrics import Metrics
+from kutamo_provisioning.outbox import OutboxRelay
 from kutamo_provisioning.seams import Clock
-from kutamo_provisioning.users import Outcome
 
 log = logging.getLogger(__name__)
 
-_ATTEMPTS = 3
+_REVOKE_WAIT_SECONDS = 60.0
+
+
+def _names(tps: set[TopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}/{tp.partition}" for tp in tps)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -37,30 +36,56 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._worker = worker
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Offsets are committed right after each partition's records are applied, so nothing is
-        # pending here; the next owner starts after the last committed record.
-        log.info("partitions revoked", extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in revoked)})
+        try:
+            async with asyncio.timeout(_REVOKE_WAIT_SECONDS):
+                async with self._worker.in_flight:
+                    pass  # the batch in flight has committed (or there was none)
+        except TimeoutError:
+            log.warning("batch in flight abandoned at rebalance", extra={"partitions": _names(revoked)})
+        self._worker.forget(revoked)
+        log.info("partitions revoked", extra={"partitions": _names(revoked)})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._worker.assigned = set(assigned)
-        log.info(
-            "partitions assigned",
-            extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
-        )
+        self._worker.joined = True
+        log.info("partitions assigned", extra={"partitions": _names(assigned)})
 
 
 class SignInConsumer:
-    def __init__(self, bootstrap_servers: str, group_id: str, provisioner: Provisioner, clock: Clock) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        group_id: str,
+        topic: str,
+        batch: BatchProcessor,
+        relay: OutboxRelay,
+        metrics: Metrics,
+        clock: Clock,
+        max_records: int,
+    ) -> None:
         self._bootstrap = bootstrap_servers
         self._group = group_id
-        self._provisioner = provisioner
+        self._topic = topic
+        self._batch = batch
+        self._relay = relay
+        self.metrics = metrics
         self._clock = clock
-        self._stopping = asyncio.Event()
+        self._max_records = max_records
+        self.stopping = asyncio.Event()
+        self.in_flight = asyncio.Lock()
         self.assigned: set[TopicPartition] = set()
+        self.joined = False
         self.running = False
 
+    def forget(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked & self.assigned:
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        self.assigned -= revoked
+
     def stop(self) -> None:
-        self._stopping.set()
+        """Stop fetching; the batch in flight finishes and commits, then the consumer leaves the group."""
+        self.stopping.set()
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -69,114 +94,69 @@ class SignInConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, acks="all")
-        consumer.subscribe([USER_SIGNED_IN.name], listener=_Rebalance(self))
-        await consumer.start()
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
+        consumer.subscribe([self._topic], listener=_Rebalance(self))
         await producer.start()
+        await consumer.start()
         self.running = True
         try:
-            while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                for tp, records in batches.items():
-                    for record in records:
-                        await self._handle(record, producer)
-                    await consumer.commit({tp: records[-1].offset + 1})
+            while not self.stopping.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                if batches:
+                    async with self.in_flight:
+                        await self._handle(consumer, producer, batches)
         finally:
             self.running = False
+            self.joined = False
             await consumer.stop()
             await producer.stop()
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes], producer: AIOKafkaProducer) -> None:
-        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                event = _decode(record)
-                outcome = await self._provisioner.apply(event)
-            except DeadLetterNow as exc:
-                await self._dead_letter(producer, record, exc.code, exc.detail, attempt)
-                return
-            except RetryLater as exc:
-                if attempt == _ATTEMPTS:
-                    await self._dead_letter(producer, record, exc.code, exc.detail, attempt)
-                    return
-                log.warning("provisioning will retry", extra={**where, "reason": exc.code, "attempt": attempt})
-                await asyncio.sleep(0.5 * attempt)
-                continue
-            log.info("sign-in applied", extra={**where, "event_id": event.event_id, "change": outcome.change})
-            if outcome.record is not None:
-                await self._announce(producer, event, outcome)
-            return
-
-    async def _announce(self, producer: AIOKafkaProducer, event: UserSignedIn, outcome: Outcome) -> None:
-        now = self._clock()
-        record = outcome.record or {}
-        message = UserProvisioned(
-            event_id=str(uuid.uuid4()),
-            source_event_id=event.event_id,
-            tenant_id=event.tenant_id,
-            user_id=event.user_id,
-            change=outcome.change,  # type: ignore[arg-type]
-            changed_fields=outcome.changed_fields,
-            name=_text(record["name"]),
-            email=_text(record["email"]),
-            title=_text(record["title"]),
-            avatar_sha256=_text(record["avatar_sha256"]),
-            provisioned_at=now,
-        )
-        envelope = encode_record(
-            USER_PROVISIONED,
-            message,
-            event_id=message.event_id,
-            subject=event.user_id,
-            source=SOURCE_PROVISIONING,
-            time=now,
-        )
-        await producer.send_and_wait(envelope.topic, envelope.value, key=envelope.key, headers=envelope.headers)
-
-    async def _dead_letter(
-        self,
-        producer: AIOKafkaProducer,
-        record: ConsumerRecord[bytes, bytes],
-        reason: str,
-        detail: str,
-        attempts: int,
+    async def _handle(
+        self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[Record]]
     ) -> None:
-        letter = DeadLetter(
-            reason=reason,
-            detail=detail,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key.decode("utf-8", "replace") if record.key else None,
-            headers=header_map(record.headers),
-            value=(record.value or b"").decode("utf-8", "replace"),
-            failed_at=self._clock(),
-            attempts=attempts,
-        )
-        await producer.send_and_wait(
-            DEAD_LETTERS.name,
-            msgspec.json.encode(letter),
-            key=record.key,
-            headers=[("ce_type", DEAD_LETTERS.event_type.encode()), ("content-type", b"application/json")],
-        )
-        log.error(
-            "message dead-lettered",
-            extra={
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "reason": reason,
-            },
-        )
+        started = time.perf_counter()
+        records = [r for rs in batches.values() for r in rs]
+        result = await self._batch.process(records)
+        await self._dead_letter(producer, result)
+        try:
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in batches.items()})
+        except (CommitFailedError, IllegalStateError) as exc:
+            log.warning("offset commit refused after a rebalance; the next owner redoes the batch (idempotent)",
+                        extra={"error": type(exc).__name__})  # fmt: skip
+        self._relay.wake()
+        self.metrics.batch_size.observe(len(records))
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        for outcome in result.outcomes:
+            self.metrics.events.labels(outcome.change).inc()
+        await self._update_lag(consumer)
+        log.debug("batch applied", extra={"records": len(records), "dead_letters": len(result.failed)})
 
+    async def _dead_letter(self, producer: AIOKafkaProducer, result: Result) -> None:
+        sends = []
+        for failed in result.failed:
+            letter = deadletters.letter_for(failed.record, failed.error, failed.attempts, self._clock())
+            sends.append(await producer.send(DEAD_LETTERS.name, letter.value, key=letter.key, headers=letter.headers))
+        await asyncio.gather(*sends)
+        for failed in result.failed:
+            self.metrics.dead_letters.labels(failed.error.code).inc()
+            log.error(
+                "message dead-lettered",
+                extra={
+                    "topic": failed.record.topic, "partition": failed.record.partition,
+                    "offset": failed.record.offset, "reason": failed.error.code, "attempts": failed.attempts,
+                },
+            )  # fmt: skip
 
-def _decode(record: ConsumerRecord[bytes, bytes]) -> UserSignedIn:
-    try:
-        return decode_record(USER_SIGNED_IN, UserSignedIn, record.headers, record.value)
-    except EnvelopeError as exc:
-        raise DeadLetterNow("malformed_event", str(exc)) from exc
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
+    async def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """End offset minus what this member has committed (its position after the commit)."""
+        for tp in list(self.assigned):
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except IllegalStateError:
+                continue
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(end - position, 0))

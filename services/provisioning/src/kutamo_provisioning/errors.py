@@ -1,9 +1,13 @@
 """How the worker classifies failures, and the read API's problem+json errors.
 
 ProvisioningError
- ├── DeadLetterNow     the message can never succeed as it is (malformed, wrong type): dead-letter at once
- ├── RetryLater        a dependency failed (Graph 5xx, timeouts): retry a bounded number of times, then dead-letter
- └── ApiError          an HTTP answer of the read API (status, stable code, sentence)
+ ├── DeadLetterNow       the message can never succeed as it is: dead-letter at once
+ │    └── MalformedEvent     not a UserSignedIn CloudEvent (headers, JSON or fields)
+ ├── RetryLater          a dependency failed (Graph 429/5xx, timeouts): retried with backoff, bounded
+ │    └── GraphFailed        Graph still failed after the retry bound: dead-lettered with its reason
+ └── ApiError            an HTTP answer of the read API (status, stable code, sentence)
+
+The class name is what a dead letter's `dlq_error_class` header carries; `code` is its reason.
 """
 
 
@@ -18,7 +22,16 @@ class DeadLetterNow(ProvisioningError):
     pass
 
 
+class MalformedEvent(DeadLetterNow):
+    def __init__(self, detail: str) -> None:
+        super().__init__("malformed_event", detail)
+
+
 class RetryLater(ProvisioningError):
+    pass
+
+
+class GraphFailed(RetryLater):
     pass
 
 

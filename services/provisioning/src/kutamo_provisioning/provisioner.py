@@ -1,71 +1,84 @@
-"""One sign-in event in, one up-to-date user record out: Graph first, then one database transaction."""
+"""What Microsoft Graph says about the person behind one sign-in, classified into Details.
+
+No database here: the batch applies the Details in one transaction afterwards. Graph failures past
+the retry bound raise GraphFailed (the event is dead-lettered); a refused or expired token, another
+person's profile or a rejected photo are outcomes, recorded as "not refreshed" with their reason.
+"""
 
 import logging
 
-import asyncpg
-
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import SealedTokenError, open_token
-from kutamo_provisioning import avatars, users
-from kutamo_provisioning.graph import GraphClient, Photo, TokenRefused
+from kutamo_provisioning import avatars
+from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, TokenRefused
+from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.seams import Clock
+from kutamo_provisioning.users import Details
 
 log = logging.getLogger(__name__)
 
 
+def from_claims(event: UserSignedIn, reason: str) -> Details:
+    """The id_token's claims only: title and avatar stay as they were, marked not refreshed."""
+    return Details(name=event.name, email=event.email, not_refreshed_reason=reason)
+
+
 class Provisioner:
-    def __init__(self, pool: asyncpg.Pool, graph: GraphClient, sealing_key: bytes, clock: Clock) -> None:
-        self._pool = pool
+    def __init__(self, graph: GraphClient, sealing_key: bytes, clock: Clock, metrics: Metrics) -> None:
         self._graph = graph
         self._key = sealing_key
         self._clock = clock
+        self._metrics = metrics
 
-    async def apply(self, event: UserSignedIn) -> users.Outcome:
-        details, photo = await self._details(event)
-        async with self._pool.acquire() as conn, conn.transaction():
-            if photo is not None:
-                details = users.Details(
-                    name=details.name,
-                    email=details.email,
-                    title=details.title,
-                    avatar_sha256=await avatars.store(conn, photo, self._clock()),
-                    graph_known=True,
-                )
-            return await users.apply(conn, event, details, self._clock())
-
-    async def _details(self, event: UserSignedIn) -> tuple[users.Details, Photo | None]:
-        from_token = users.Details(name=event.name, email=event.email)
-        token = self._open(event)
+    async def details(self, event: UserSignedIn) -> tuple[Details, Photo | None]:
+        token, reason = self._open(event)
         if token is None:
-            return from_token, None
+            return from_claims(event, reason), None
+        where = {"event_id": event.event_id, "user_id": event.user_id}
         try:
             profile = await self._graph.profile(token)
             if profile.id != event.azure_oid:
-                log.warning("graph profile is another person's, ignored", extra={"event_id": event.event_id})
-                return from_token, None
-            photo = await self._graph.photo(token)
+                log.warning("graph profile is another person's, ignored", extra=where)
+                return from_claims(event, "graph_profile_mismatch"), None
+            photo, avatar_reason = await self._photo(token)
         except TokenRefused:
-            log.info("graph refused the token; using the id_token's claims", extra={"event_id": event.event_id})
-            return from_token, None
-        if photo is not None and not avatars.accepted(photo):
-            log.warning("avatar is not an allowed image, skipped", extra={"content_type": photo.content_type})
-            photo = None
-        details = users.Details(
+            log.info("graph refused the token; using the id_token's claims", extra=where)
+            return from_claims(event, "graph_token_refused"), None
+        details = Details(
             name=profile.display_name or event.name,
             email=profile.mail or event.email or profile.user_principal_name,
             title=profile.job_title,
-            graph_known=True,
+            title_known=True,
+            avatar_sha256=avatars.content_hash(photo) if photo else None,
+            avatar_known=avatar_reason is None,
+            not_refreshed_reason=avatar_reason,
         )
         return details, photo
 
-    def _open(self, event: UserSignedIn) -> str | None:
-        if event.sealed_graph_token is None:
-            return None
+    async def _photo(self, token: str) -> tuple[Photo | None, str | None]:
+        """(photo or None, why the avatar was not refreshed or None)."""
         try:
-            return open_token(self._key, event.event_id, event.sealed_graph_token, self._clock())
+            photo = await self._graph.photo(token)
+        except PhotoTooLarge:
+            self._metrics.avatar_downloads.labels("rejected").inc()
+            return None, "avatar_too_large"
+        if photo is None:
+            self._metrics.avatar_downloads.labels("none").inc()
+            return None, None
+        rejected = avatars.rejection(photo)
+        if rejected is not None:
+            self._metrics.avatar_downloads.labels("rejected").inc()
+            log.warning("avatar rejected", extra={"why": rejected, "content_type": photo.content_type})
+            return None, rejected
+        self._metrics.avatar_downloads.labels("stored").inc()
+        return photo, None
+
+    def _open(self, event: UserSignedIn) -> tuple[str | None, str]:
+        if event.sealed_graph_token is None:
+            return None, "no_graph_token"
+        try:
+            return open_token(self._key, event.event_id, event.sealed_graph_token, self._clock()), ""
         except SealedTokenError as exc:
-            log.info(
-                "graph token not usable; using the id_token's claims",
-                extra={"event_id": event.event_id, "why": str(exc)},
-            )
-            return None
+            expired = "expired" in str(exc)
+            log.info("graph token not usable; using the id_token's claims", extra={"event_id": event.event_id})
+            return None, "graph_token_expired" if expired else "graph_token_unusable"

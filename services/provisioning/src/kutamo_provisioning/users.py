@@ -1,8 +1,13 @@
-"""User records: idempotent by event id, and an older sign-in never overwrites newer data."""
+"""User records, a batch at a time: idempotent by event id, and an older sign-in never overwrites newer data.
+
+A batch is applied as if its events were applied one by one in arrival order, in one transaction:
+the users' rows are locked, each event is checked against the state the previous ones left, and one
+multi-row upsert writes each user's final state, guarded by `signed_in_at` in the statement itself.
+"""
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -11,84 +16,118 @@ from kutamo_contracts.events import UserSignedIn
 
 Change = Literal["created", "updated", "unchanged", "stale", "duplicate"]
 FIELDS = ("name", "email", "title", "avatar_sha256")
+COLUMNS = (
+    "user_id", "tenant_id", "azure_tid", "azure_oid", "name", "email", "title", "avatar_sha256", "signed_in_at",
+    "source_event_id", "profile_refreshed", "not_refreshed_reason", "profile_refreshed_at", "created_at", "updated_at",
+)  # fmt: skip
+_TYPES = (
+    "uuid", "uuid", "uuid", "uuid", "text", "text", "text", "text", "timestamptz",
+    "uuid", "bool", "text", "timestamptz", "timestamptz", "timestamptz",
+)  # fmt: skip
+_KEPT_ON_CONFLICT = {"user_id", "created_at"}
+_UPSERT = (
+    f"insert into users ({', '.join(COLUMNS)}) select * from unnest("  # noqa: S608 - constant column names
+    + ", ".join(f"${i}::{t}[]" for i, t in enumerate(_TYPES, start=1))
+    + ") on conflict (user_id) do update set "
+    + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in _KEPT_ON_CONFLICT)
+    + " where users.signed_in_at < excluded.signed_in_at returning user_id"
+)
+Record = dict[str, Any]
 
 
 class Details(msgspec.Struct, frozen=True, kw_only=True):
-    """What we know of the person for this event. With graph_known False, title and avatar are kept as they are."""
+    """What we know of the person for one event. Title and avatar not known from Graph are kept as they are."""
 
     name: str | None
     email: str | None
     title: str | None = None
+    title_known: bool = False
     avatar_sha256: str | None = None
-    graph_known: bool = False
+    avatar_known: bool = False
+    not_refreshed_reason: str | None = None
+
+
+class Item(msgspec.Struct, frozen=True):
+    event: UserSignedIn
+    details: Details
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
     change: Change
     changed_fields: list[str] = []
-    record: dict[str, object] | None = None
+    record: Record | None = None
 
 
-async def apply(conn: asyncpg.Connection, event: UserSignedIn, details: Details, now: datetime) -> Outcome:
-    """Apply one sign-in inside the caller's transaction."""
-    first_time = await conn.fetchval(
-        "insert into processed_events (event_id, outcome, processed_at) values ($1, 'applied', $2)"
-        " on conflict (event_id) do nothing returning true",
-        uuid.UUID(event.event_id),
-        now,
-    )
-    if not first_time:
-        return Outcome(change="duplicate")
-    before = await conn.fetchrow(
-        "select name, email, title, avatar_sha256 from users where user_id = $1 for update",
-        uuid.UUID(event.user_id),
-    )
-    after = await conn.fetchrow(
-        """
-        insert into users (user_id, tenant_id, azure_tid, azure_oid, name, email, title, avatar_sha256,
-                           signed_in_at, source_event_id, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
-        on conflict (user_id) do update set
-            name = coalesce(excluded.name, users.name),
-            email = coalesce(excluded.email, users.email),
-            title = case when $12 then excluded.title else users.title end,
-            avatar_sha256 = case when $12 then excluded.avatar_sha256 else users.avatar_sha256 end,
-            signed_in_at = excluded.signed_in_at,
-            source_event_id = excluded.source_event_id,
-            updated_at = excluded.updated_at
-        where users.signed_in_at < excluded.signed_in_at
-        returning user_id, tenant_id, name, email, title, avatar_sha256
-        """,
-        uuid.UUID(event.user_id),
-        uuid.UUID(event.tenant_id),
-        uuid.UUID(event.azure_tid),
-        uuid.UUID(event.azure_oid),
-        details.name,
-        details.email,
-        details.title,
-        details.avatar_sha256,
-        event.signed_in_at,
-        uuid.UUID(event.event_id),
-        now,
-        details.graph_known,
-    )
-    if after is None:
-        await conn.execute(
-            "update processed_events set outcome = 'stale' where event_id = $1", uuid.UUID(event.event_id)
+async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime) -> list[Outcome]:
+    """Apply the items inside the caller's transaction; one Outcome per item, in the same order."""
+    fresh = {
+        row["event_id"]
+        for row in await conn.fetch(
+            "insert into processed_events (event_id, outcome, processed_at)"
+            " select unnest($1::uuid[]), 'applied', $2 on conflict (event_id) do nothing returning event_id",
+            [uuid.UUID(i.event.event_id) for i in items],
+            now,
         )
-        return Outcome(change="stale")
-    record = dict(after)
-    if before is None:
-        return Outcome(change="created", changed_fields=[f for f in FIELDS if record[f] is not None], record=record)
-    changed = [f for f in FIELDS if before[f] != record[f]]
-    return Outcome(change="updated" if changed else "unchanged", changed_fields=changed, record=record)
-
-
-async def get(pool: asyncpg.Pool, tenant_id: str, user_id: uuid.UUID) -> dict[str, object] | None:
-    row = await pool.fetchrow(
-        "select user_id, tenant_id, name, email, title, avatar_sha256, signed_in_at, created_at, updated_at"
-        " from users where user_id = $1 and tenant_id = $2",
-        user_id,
-        uuid.UUID(tenant_id),
+    }
+    user_ids = sorted({uuid.UUID(i.event.user_id) for i in items})
+    rows = await conn.fetch(
+        f"select {', '.join(COLUMNS)} from users where user_id = any($1) order by user_id for update",  # noqa: S608
+        user_ids,
     )
-    return dict(row) if row else None
+    state: dict[uuid.UUID, Record] = {row["user_id"]: dict(row) for row in rows}
+    outcomes: list[Outcome] = []
+    touched: dict[uuid.UUID, list[int]] = {}
+    for item in items:
+        event_id, user_id = uuid.UUID(item.event.event_id), uuid.UUID(item.event.user_id)
+        if event_id not in fresh:
+            outcomes.append(Outcome(change="duplicate"))
+            continue
+        fresh.discard(event_id)  # the same event twice in one batch: the second is a duplicate
+        before = state.get(user_id)
+        if before is not None and item.event.signed_in_at <= before["signed_in_at"]:
+            outcomes.append(Outcome(change="stale"))
+            continue
+        after = _merge(before, item, now)
+        state[user_id] = after
+        touched.setdefault(user_id, []).append(len(outcomes))
+        outcomes.append(_outcome(before, after))
+    if touched:
+        finals = [state[u] for u in touched]
+        written = {r["user_id"] for r in await conn.fetch(_UPSERT, *([f[c] for f in finals] for c in COLUMNS))}
+        for user_id, positions in touched.items():
+            if user_id not in written:  # another worker wrote a newer sign-in first
+                for position in positions:
+                    outcomes[position] = Outcome(change="stale")
+    stale = [uuid.UUID(i.event.event_id) for i, o in zip(items, outcomes, strict=True) if o.change == "stale"]
+    if stale:
+        await conn.execute("update processed_events set outcome = 'stale' where event_id = any($1)", stale)
+    return outcomes
+
+
+def _merge(before: Record | None, item: Item, now: datetime) -> Record:
+    event, details = item.event, item.details
+    old: Record = before or {}
+    return {
+        "user_id": uuid.UUID(event.user_id),
+        "tenant_id": uuid.UUID(event.tenant_id),
+        "azure_tid": uuid.UUID(event.azure_tid),
+        "azure_oid": uuid.UUID(event.azure_oid),
+        "name": details.name if details.name is not None else old.get("name"),
+        "email": details.email if details.email is not None else old.get("email"),
+        "title": details.title if details.title_known else old.get("title"),
+        "avatar_sha256": details.avatar_sha256 if details.avatar_known else old.get("avatar_sha256"),
+        "signed_in_at": event.signed_in_at,
+        "source_event_id": uuid.UUID(event.event_id),
+        "profile_refreshed": details.title_known and details.avatar_known,
+        "not_refreshed_reason": details.not_refreshed_reason,
+        "profile_refreshed_at": now if details.title_known else old.get("profile_refreshed_at"),
+        "created_at": old.get("created_at", now),
+        "updated_at": now,
+    }
+
+
+def _outcome(before: Record | None, after: Record) -> Outcome:
+    if before is None:
+        return Outcome(change="created", changed_fields=[f for f in FIELDS if after[f] is not None], record=after)
+    changed = [f for f in FIELDS if before[f] != after[f]]
+    return Outcome(change="updated" if changed else "unchanged", changed_fields=changed, record=after)

@@ -1,90 +1,111 @@
-"""The composition root: create_app(config) wires the pool, Graph client, consumer and read API."""
+"""The composition root: create_app(config) wires the pool, Graph client, consumer, outbox relay and API."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
-import asyncpg
 import httpx
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from kutamo_provisioning import db
-from kutamo_provisioning.api import EXCEPTION_HANDLERS, HealthController, UsersController
+from kutamo_provisioning.access import Access
+from kutamo_provisioning.api import EXCEPTION_HANDLERS, UsersController
+from kutamo_provisioning.avatars import PostgresAvatarStore
+from kutamo_provisioning.batch import BatchProcessor
 from kutamo_provisioning.config import Config
 from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.graph import GraphClient
+from kutamo_provisioning.health import HealthController
+from kutamo_provisioning.metrics import Metrics
+from kutamo_provisioning.outbox import OutboxRelay
 from kutamo_provisioning.provisioner import Provisioner
 from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
 
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_SECONDS = 20.0
+
 
 def create_app(
     config: Config, *, clock: Clock = system_clock, transport: httpx.AsyncBaseTransport | None = None
 ) -> Litestar:
+    metrics = Metrics()
+    store = PostgresAvatarStore()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await db.create_pool(config.database_url)
+        pool = await db.create_pool(config.database_url, max_size=12)
         async with pool.acquire() as conn:
             await db.migrate(conn)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(float(config.graph_timeout_seconds)), transport=transport)
-        graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes)
+        limits = httpx.Limits(max_connections=config.graph_concurrency * 2)
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(float(config.graph_timeout_seconds)), transport=transport, limits=limits
+        )
+        graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
+        provisioner = Provisioner(graph, config.token_sealing_key, clock, metrics)
+        relay = OutboxRelay(pool, config.kafka_bootstrap_servers, metrics)
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
-            Provisioner(pool, graph, config.token_sealing_key, clock),
+            config.signed_in_topic,
+            BatchProcessor(pool, provisioner, store, clock, config.graph_concurrency),
+            relay,
+            metrics,
             clock,
+            config.batch_max_records,
         )
-        app.state.update(db_pool=pool, consumer=consumer, verifier=SessionVerifier(http, config.identity_base_url))
-        task = asyncio.create_task(_keep_consuming(consumer), name="sign-in-consumer")
+        access = Access(SessionVerifier(http, config.identity_base_url), config.operator_key)
+        app.state.update(db_pool=pool, consumer=consumer, relay=relay, access=access)
+        tasks = [
+            asyncio.create_task(_keep_running("consumer", consumer.run, consumer.stopping), name="consumer"),
+            asyncio.create_task(relay.run(consumer.stopping), name="outbox-relay"),
+        ]
         try:
             yield
         finally:
+            # SIGTERM/SIGINT land here through uvicorn: stop fetching, finish and commit the batch, close.
             consumer.stop()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(task, 15)
+            _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_SECONDS)
+            for task in pending:
+                task.cancel()
             await http.aclose()
             await pool.close()
 
-    def provide_pool(state: State) -> asyncpg.Pool:
-        pool: asyncpg.Pool = state.db_pool
-        return pool
+    def from_state(name: str) -> Callable[[State], Any]:
+        def provide(state: State) -> Any:
+            return state[name]
 
-    def provide_consumer(state: State) -> SignInConsumer:
-        consumer: SignInConsumer = state.consumer
-        return consumer
+        return provide
 
-    def provide_verifier(state: State) -> SessionVerifier:
-        verifier: SessionVerifier = state.verifier
-        return verifier
-
+    dependencies = {n: Provide(from_state(n), sync_to_thread=False) for n in ("db_pool", "consumer", "relay", "access")}
+    dependencies["metrics"] = Provide(lambda: metrics, sync_to_thread=False)
+    dependencies["avatar_store"] = Provide(lambda: store, sync_to_thread=False)
     return Litestar(
         route_handlers=[UsersController, HealthController],
         lifespan=[lifespan],
-        dependencies={
-            "db_pool": Provide(provide_pool, sync_to_thread=False),
-            "consumer": Provide(provide_consumer, sync_to_thread=False),
-            "verifier": Provide(provide_verifier, sync_to_thread=False),
-        },
+        dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=None,
     )
 
 
-async def _keep_consuming(consumer: SignInConsumer) -> None:
-    """Run the consumer; if Kafka is unreachable or the loop fails, log once and start again."""
+async def _keep_running(name: str, run: Callable[[], Awaitable[None]], stopping: asyncio.Event) -> None:
+    """Run a loop; if Kafka is unreachable or it fails, log once and start again, until stopping."""
     delay = 1.0
-    while True:
+    while not stopping.is_set():
         try:
-            await consumer.run()
-            return
+            await run()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("consumer stopped; restarting", extra={"retry_in_s": delay})
-            await asyncio.sleep(delay)
+            log.exception("%s stopped; restarting", name, extra={"retry_in_s": delay})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
             delay = min(delay * 2, 10.0)
+        else:
+            return

@@ -1,0 +1,44 @@
+"""Who is asking the read API: a Kutamo session of one tenant, or an operator (X-Operator-Key).
+
+The operator key is compared in constant time, as digests so its length leaks nothing either.
+"""
+
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request
+
+from kutamo_provisioning.errors import ApiError
+from kutamo_provisioning.sessions import SessionVerifier
+
+OPERATOR_HEADER = "x-operator-key"
+
+
+class Caller(msgspec.Struct, frozen=True):
+    tenant_id: uuid.UUID | None
+    """The session's tenant; None for an operator, who may read every tenant."""
+
+    def may_read(self, tenant_id: uuid.UUID) -> bool:
+        return self.tenant_id is None or self.tenant_id == tenant_id
+
+
+class Access:
+    def __init__(self, verifier: SessionVerifier, operator_key: str | None) -> None:
+        self._verifier = verifier
+        self._operator_digest = hashlib.sha256(operator_key.encode()).digest() if operator_key else None
+
+    async def caller(self, request: Request[Any, Any, Any]) -> Caller:
+        offered = request.headers.get(OPERATOR_HEADER)
+        if offered is not None:
+            digest = hashlib.sha256(offered.encode()).digest()
+            if self._operator_digest is None or not hmac.compare_digest(digest, self._operator_digest):
+                raise ApiError(401, "operator_key_invalid", "The operator key is not valid.")
+            return Caller(tenant_id=None)
+        claims = await self._verifier.verify(request.headers.get("authorization"))
+        try:
+            return Caller(tenant_id=uuid.UUID(str(claims["tenant_id"])))
+        except ValueError:
+            raise ApiError(401, "session_invalid", "The session token is not valid; sign in again.") from None

@@ -1,0 +1,155 @@
+"""One getmany batch in, one database transaction out: decode, read Graph, apply, announce.
+
+Malformed records and events whose Graph calls kept failing become dead letters; everything else is
+applied in a single transaction together with its "user provisioned" announcements (the outbox).
+Graph is read only for events that can still change a record: not already processed, newer than the
+stored sign-in, and the newest of their user in this batch that carries a token.
+"""
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+import msgspec
+from aiokafka import ConsumerRecord
+
+from kutamo_contracts.envelope import SOURCE_PROVISIONING, Envelope, EnvelopeError, decode_record, encode_record
+from kutamo_contracts.events import UserProvisioned, UserSignedIn
+from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_provisioning import graph, outbox, users
+from kutamo_provisioning.avatars import AvatarStore
+from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProvisioningError
+from kutamo_provisioning.graph import Photo
+from kutamo_provisioning.provisioner import Provisioner, from_claims
+from kutamo_provisioning.seams import Clock
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+_NAMESPACE = uuid.UUID("0f0c6d3e-5b1e-4d1c-9a51-6b7574616d6f")
+
+
+class Failed(msgspec.Struct, frozen=True):
+    record: Record
+    error: ProvisioningError
+    attempts: int
+
+
+class Result(msgspec.Struct, frozen=True):
+    failed: list[Failed]
+    outcomes: list[users.Outcome]
+
+
+class BatchProcessor:
+    def __init__(
+        self, pool: asyncpg.Pool, provisioner: Provisioner, store: AvatarStore, clock: Clock, graph_concurrency: int
+    ) -> None:
+        self._pool = pool
+        self._provisioner = provisioner
+        self._store = store
+        self._clock = clock
+        self._graph_slots = asyncio.Semaphore(graph_concurrency)
+
+    async def process(self, records: Sequence[Record]) -> Result:
+        failed: list[Failed] = []
+        decoded: list[tuple[Record, UserSignedIn]] = []
+        for record in records:
+            try:
+                decoded.append((record, _decode(record)))
+            except MalformedEvent as exc:
+                failed.append(Failed(record, exc, 1))
+        targets = await self._graph_targets([e for _, e in decoded])
+        fetched = await asyncio.gather(*(self._details(e, e.event_id in targets) for _, e in decoded))
+        items: list[users.Item] = []
+        photos: list[Photo] = []
+        for (record, event), result in zip(decoded, fetched, strict=True):
+            if isinstance(result, GraphFailed):
+                failed.append(Failed(record, result, graph.ATTEMPTS))
+                continue
+            details, photo = result
+            items.append(users.Item(event, details))
+            if photo is not None:
+                photos.append(photo)
+        now = self._clock()
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._store.put(conn, photos, now)
+            outcomes = await users.apply_batch(conn, items, now)
+            await outbox.write(conn, _announcements(items, outcomes, now), now)
+        return Result(failed=failed, outcomes=outcomes)
+
+    async def _graph_targets(self, events: list[UserSignedIn]) -> set[str]:
+        """Event ids worth a Graph read (see the module docstring)."""
+        with_token = [e for e in events if e.sealed_graph_token is not None]
+        if not with_token:
+            return set()
+        async with self._pool.acquire() as conn:
+            done = {
+                str(r["event_id"])
+                for r in await conn.fetch(
+                    "select event_id from processed_events where event_id = any($1)",
+                    [uuid.UUID(e.event_id) for e in with_token],
+                )
+            }
+            known = {
+                str(r["user_id"]): r["signed_in_at"]
+                for r in await conn.fetch(
+                    "select user_id, signed_in_at from users where user_id = any($1)",
+                    list({uuid.UUID(e.user_id) for e in with_token}),
+                )
+            }
+        newest: dict[str, UserSignedIn] = {}
+        for event in with_token:
+            if event.event_id in done or (event.user_id in known and event.signed_in_at <= known[event.user_id]):
+                continue
+            current = newest.get(event.user_id)
+            if current is None or event.signed_in_at > current.signed_in_at:
+                newest[event.user_id] = event
+        return {e.event_id for e in newest.values()}
+
+    async def _details(self, event: UserSignedIn, read_graph: bool) -> tuple[users.Details, Photo | None] | GraphFailed:
+        if not read_graph:
+            reason = "no_graph_token" if event.sealed_graph_token is None else "superseded_in_batch"
+            return from_claims(event, reason), None
+        async with self._graph_slots:
+            try:
+                return await self._provisioner.details(event)
+            except GraphFailed as exc:
+                return exc
+
+
+def _decode(record: Record) -> UserSignedIn:
+    try:
+        return decode_record(USER_SIGNED_IN, UserSignedIn, record.headers, record.value)
+    except EnvelopeError as exc:
+        raise MalformedEvent(str(exc)) from exc
+
+
+def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: datetime) -> list[Envelope]:
+    envelopes = []
+    for item, outcome in zip(items, outcomes, strict=True):
+        if outcome.record is None or outcome.change not in ("created", "updated", "unchanged"):
+            continue
+        r, event = outcome.record, item.event
+        message = UserProvisioned(
+            event_id=str(uuid.uuid5(_NAMESPACE, event.event_id)),
+            source_event_id=event.event_id,
+            tenant_id=event.tenant_id,
+            user_id=event.user_id,
+            change=outcome.change,
+            changed_fields=outcome.changed_fields,
+            name=r["name"],
+            email=r["email"],
+            title=r["title"],
+            avatar_sha256=r["avatar_sha256"],
+            provisioned_at=now,
+            profile_refreshed=r["profile_refreshed"],
+            not_refreshed_reason=r["not_refreshed_reason"],
+        )
+        envelopes.append(
+            encode_record(
+                USER_PROVISIONED, message, event_id=message.event_id, subject=event.user_id,
+                source=SOURCE_PROVISIONING, time=now,
+            )
+        )  # fmt: skip
+    return envelopes
