@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -98,6 +99,10 @@ def sign_in(
 
 def sealing(key_text: str, token: str, valid_for: timedelta = timedelta(minutes=10)) -> tuple[str, bytes, datetime]:
     return token, parse_key(key_text), datetime.now(UTC) + valid_for
+
+
+def encoded(event: UserSignedIn) -> bytes:
+    return msgspec.json.encode(event)
 
 
 async def publish(bootstrap: str, topic: str, events: list[UserSignedIn]) -> None:

@@ -62,13 +62,17 @@ def letter_for(record: ConsumerRecord[bytes, bytes], error: ProvisioningError, a
 
 async def read_all(bootstrap_servers: str) -> AsyncIterator[tuple[int, DeadLetter]]:
     """Every dead letter now in the topic, with its offset (read without a consumer group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         partition = TopicPartition(DEAD_LETTERS.name, 0)
         consumer.assign([partition])
         end = (await consumer.end_offsets([partition]))[partition]
-        await consumer.seek_to_beginning(partition)
+        start = (await consumer.beginning_offsets([partition]))[partition]
+        await consumer.position(partition)  # let the assignment's own offset reset finish before seeking
+        consumer.seek(partition, start)
         while await consumer.position(partition) < end:
             batch = await consumer.getmany(partition, timeout_ms=2000)
             for record in batch.get(partition, []):
