@@ -27,22 +27,20 @@ class KeysInMemory:
     def __init__(self) -> None:
         self.lookups = 0
 
-    async def key(self, tid: str, kid: str) -> Any | None:
+    async def lookup(self, tid: str, kid: str) -> tuple[Any | None, str]:
         self.lookups += 1
-        return PRIVATE.public_key() if (tid, kid) == (TID, KID) else None
-
-    async def issuer(self, tid: str) -> str:
-        return f"https://login.microsoftonline.com/{tid}/v2.0"
+        key = PRIVATE.public_key() if (tid, kid) == (TID, KID) else None
+        return key, f"https://login.microsoftonline.com/{tid}/v2.0"
 
 
 def connection(**changes: Any) -> Connection:
     values: dict[str, Any] = {
         "tenant_id": uuid.uuid4(),
         "tenant_name": "Contoso",
-        "application_id": uuid.UUID(APP),
+        "application_id": APP,
         "login_code": "contoso",
         "user_note": None,
-        "directory_id": uuid.UUID(TID),
+        "directory_id": TID,
         "status": "active",
     }
     return Connection(**{**values, **changes})

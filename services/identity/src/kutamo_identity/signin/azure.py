@@ -7,9 +7,7 @@ chosen by `kid` from the token's own directory only; header fields that point at
 claims are then checked, so the token is parsed once.
 """
 
-import base64
 import binascii
-import uuid
 from typing import Any
 
 import msgspec
@@ -47,10 +45,13 @@ class Expectations(msgspec.Struct, frozen=True, kw_only=True):
     """A verification sign-in: the connection has no directory yet and this sign-in will pin one."""
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _b64(part: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64((part + "=" * (-len(part) % 4)).encode().translate(_URLSAFE))
+    except (binascii.Error, ValueError, UnicodeEncodeError):
         raise refuse("token_malformed") from None
 
 
@@ -74,15 +75,17 @@ def _check_directory(connection: Connection, tid: str, verifying: bool) -> None:
         if verifying and tid != PERSONAL_ACCOUNTS_TID:
             return
         raise refuse("directory_not_allowed" if verifying else "connection_pending_verification")
-    if tid != str(connection.directory_id):
+    if tid != connection.directory_id:
         raise refuse("directory_not_allowed")
 
 
-def _verify_signature(key: Any, signing_input: bytes, signature: bytes) -> None:
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise refuse("signing_key_not_found")
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
+def _verify_signature(key: rsa.RSAPublicKey, signing_input: bytes, signature: bytes) -> None:
     try:
-        key.verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
+        key.verify(signature, signing_input, _PKCS1, _SHA256)
     except InvalidSignature:
         raise refuse("token_signature_invalid") from None
 
@@ -100,21 +103,21 @@ async def validate(
         raise refuse("token_claim_missing" if "tid" not in claims else "token_malformed")
     _check_directory(connection, tid, expect.verifying)
 
-    key = await keys.key(tid, kid)
+    key, v2_issuer = await keys.lookup(tid, kid)
     if key is None:
         raise refuse("signing_key_not_found")
     _verify_signature(key, signing_input, signature)
 
     rules.check_required(claims)
     rules.check_times(claims, now, expect.skew_seconds)
-    rules.check_issuer(claims, version, tid, await keys.issuer(tid) if version == "2.0" else "")
-    rules.check_audience(claims, str(connection.application_id))
+    rules.check_issuer(claims, version, tid, v2_issuer)
+    rules.check_audience(claims, connection.application_id)
     rules.check_nonce(claims, expect.nonce)
     rules.check_at_hash(claims, expect.access_token)
     name = claims.get("name")
     return MicrosoftIdentity(
         tid=tid,
-        oid=str(uuid.UUID(claims["oid"])),
+        oid=rules.guid(claims["oid"]) or "",
         name=name if isinstance(name, str) and name else None,
         email=rules.email_of(claims),
     )

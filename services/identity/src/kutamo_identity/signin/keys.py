@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import jwt
 import msgspec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from kutamo_identity.errors import SignInRefused
@@ -30,7 +31,7 @@ class Discovery(msgspec.Struct, frozen=True):
 
 class _Directory(msgspec.Struct):
     issuer: str
-    keys: dict[str, Any]
+    keys: dict[str, rsa.RSAPublicKey]
     fetched_at: datetime
     attempted_at: datetime
 
@@ -55,14 +56,14 @@ class SigningKeys:
         self._dirs: dict[str, _Directory] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def issuer(self, tid: str) -> str:
-        """The exact v2 issuer of this directory, from its discovery document."""
-        return (await self._directory(tid, want_kid=None)).issuer
-
-    async def key(self, tid: str, kid: str) -> Any | None:
-        """The public key for kid in this directory, or None when Microsoft does not publish it."""
-        directory = await self._directory(tid, want_kid=kid)
-        return directory.keys.get(kid)
+    async def lookup(self, tid: str, kid: str) -> tuple[rsa.RSAPublicKey | None, str]:
+        """The public key for kid in this directory (None when Microsoft does not publish it), and the
+        directory's exact v2 issuer from its discovery document."""
+        current = self._dirs.get(tid)
+        # The hot path: a known kid of a fresh directory needs neither the lock nor the network.
+        if current is None or kid not in current.keys or self._clock() - current.fetched_at >= self._ttl:
+            current = await self._directory(tid, want_kid=kid)
+        return current.keys.get(kid), current.issuer
 
     async def refresh_all(self) -> None:
         """Refresh every directory seen so far whose keys are older than the TTL (the background job)."""
@@ -120,13 +121,15 @@ class SigningKeys:
     async def _fetch_keys(self, jwks_uri: str) -> dict[str, Any]:
         response = await self._http.get(jwks_uri)
         response.raise_for_status()
-        keys: dict[str, Any] = {}
+        keys: dict[str, rsa.RSAPublicKey] = {}
         for jwk in msgspec.json.decode(response.content, type=dict[str, list[dict[str, Any]]]).get("keys", []):
             # Key sets may hold keys we cannot use (other types, encryption keys): skip them, never fail.
             if jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig" or not jwk.get("kid"):
                 continue
             try:
-                keys[str(jwk["kid"])] = RSAAlgorithm.from_jwk(jwk)
+                key = RSAAlgorithm.from_jwk(jwk)
             except (jwt.InvalidKeyError, ValueError, KeyError):
                 continue
+            if isinstance(key, rsa.RSAPublicKey):
+                keys[str(jwk["kid"])] = key
         return keys

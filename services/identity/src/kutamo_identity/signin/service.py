@@ -54,7 +54,7 @@ class SignInService:
         connection = await self._connection(login_code)
         if connection.status == "disabled":
             raise self._unknown(login_code)
-        directory = str(connection.directory_id) if connection.directory_id else "organizations"
+        directory = connection.directory_id or "organizations"
         now = self._clock()
         ttl = timedelta(seconds=self._config.login_nonce_ttl_seconds)
         nonce = await secrets.issue_nonce(self._pool, connection.tenant_id, now, ttl)
@@ -62,7 +62,7 @@ class SignInService:
             login_code=connection.login_code,
             organisation_name=connection.tenant_name,
             user_note=connection.user_note,
-            client_id=str(connection.application_id),
+            client_id=connection.application_id,
             authority=f"{self._config.azure_login_base_url}/{directory}",
             scopes=SCOPES,
             nonce=nonce,

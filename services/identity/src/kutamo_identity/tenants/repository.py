@@ -12,10 +12,12 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
 
     tenant_id: uuid.UUID
     tenant_name: str
-    application_id: uuid.UUID
+    application_id: str
+    """Lower-case GUID text, as it appears in Microsoft tokens' `aud`."""
     login_code: str
     user_note: str | None
-    directory_id: uuid.UUID | None
+    directory_id: str | None
+    """Lower-case GUID text of the pinned Azure directory, as in tokens' `tid`; None while pending."""
     status: str
 
 
@@ -71,7 +73,18 @@ async def find_by_login_code(conn: asyncpg.Connection | asyncpg.Pool, login_code
         """,
         login_code,
     )
-    return Connection(**dict(row)) if row else None
+    if row is None:
+        return None
+    directory = row["directory_id"]
+    return Connection(
+        tenant_id=row["tenant_id"],
+        tenant_name=row["tenant_name"],
+        application_id=str(row["application_id"]),
+        login_code=row["login_code"],
+        user_note=row["user_note"],
+        directory_id=str(directory) if directory else None,
+        status=row["status"],
+    )
 
 
 async def pin_directory(conn: asyncpg.Connection, tenant_id: uuid.UUID, directory_id: str, now: datetime) -> bool:
