@@ -9,9 +9,11 @@ from datetime import timedelta
 import asyncpg
 import httpx
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
@@ -25,6 +27,10 @@ from kutamo_identity.signin import secrets
 from kutamo_identity.signin.controller import SignInController
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.service import SignInService
+from kutamo_identity.tenancy import operator_transaction
+from kutamo_identity.tenants.auth import Authenticator
+from kutamo_identity.tenants.controller import TenantsController
+from kutamo_identity.tenants.service import TenantAdminService
 
 
 def create_app(
@@ -40,9 +46,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
-        async with pool.acquire() as conn:
-            await db.migrate(conn)
         await sessions.publish(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
         keys = SigningKeys(
@@ -55,6 +60,8 @@ def create_app(
         )
         app.state.db_pool = pool
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
+        app.state.tenant_admin = TenantAdminService(pool, config, clock)
+        app.state.authenticator = Authenticator(pool, config.operator_key)
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         chores = [
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
@@ -80,6 +87,14 @@ def create_app(
         service: SignInService = state.signin_service
         return service
 
+    def provide_tenant_admin(state: State) -> TenantAdminService:
+        service: TenantAdminService = state.tenant_admin
+        return service
+
+    def provide_authenticator(state: State) -> Authenticator:
+        authenticator: Authenticator = state.authenticator
+        return authenticator
+
     def provide_relay() -> OutboxRelay:
         return relay
 
@@ -90,17 +105,33 @@ def create_app(
         return metrics
 
     return Litestar(
-        route_handlers=[SignInController, HealthController],
+        route_handlers=[SignInController, TenantsController, HealthController],
         lifespan=[lifespan],
         dependencies={
             "db_pool": Provide(provide_pool, sync_to_thread=False),
             "signin_service": Provide(provide_signin, sync_to_thread=False),
+            "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
+            "authenticator": Provide(provide_authenticator, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(title="Kutamo Identity", version="1.0.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Kutamo Identity",
+            version="1.0.0",
+            path="/schema",
+            description="Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions. Errors are "
+            "application/problem+json with a stable `code` (docs/errors.md).",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(
+                        type="http", scheme="bearer", description="An operator or tenant-admin API key"
+                    )
+                }
+            ),
+        ),
+        cors_config=CORSConfig(allow_origins=config.cors_allowed_origins) if config.cors_allowed_origins else None,
         request_max_body_size=64 * 1024,
         logging_config=None,
     )
@@ -110,7 +141,8 @@ async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float =
     """Forget expired nonces and verification codes; a failure waits for the next round."""
     while True:
         try:
-            await secrets.forget_expired(pool, clock())
+            async with operator_transaction(pool) as conn:
+                await secrets.forget_expired(conn, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every_seconds)

@@ -14,6 +14,7 @@ import asyncio
 import sys
 from datetime import timedelta
 
+import asyncpg
 import msgspec
 
 from kutamo_identity import db
@@ -21,7 +22,8 @@ from kutamo_identity.config import Config
 from kutamo_identity.errors import IdentityError
 from kutamo_identity.seams import random_id, system_clock
 from kutamo_identity.signin import secrets
-from kutamo_identity.tenants import repository, rules
+from kutamo_identity.tenancy import tenant_transaction
+from kutamo_identity.tenants import audit, repository, rules
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,22 +46,26 @@ async def _create(config: Config, args: argparse.Namespace) -> dict[str, str]:
     login_code = rules.check_login_code(args.login_code)
     note = rules.check_user_note(args.note)
     directory_id = rules.parse_directory_id(args.directory_id) if args.directory_id else None
+    await db.migrate_database(config.database_url)
     pool = await db.create_pool(config.database_url, max_size=2)
+    tenant_id, now = random_id(), system_clock()
     try:
-        async with pool.acquire() as conn:
-            await db.migrate(conn)
-            tenant_id, now = random_id(), system_clock()
-            async with conn.transaction():
-                await repository.create_tenant(conn, tenant_id, args.name, now)
-                await repository.put_connection(
-                    conn,
-                    tenant_id=tenant_id,
-                    application_id=application_id,
-                    login_code=login_code,
-                    user_note=note,
-                    directory_id=directory_id,
-                    now=now,
-                )
+        async with tenant_transaction(pool, tenant_id) as conn:
+            await repository.create_tenant(conn, tenant_id, args.name, now)
+            await repository.claim_login_code(conn, tenant_id, login_code, None, now, now)
+            await repository.upsert_connection(
+                conn,
+                tenant_id=tenant_id,
+                application_id=application_id,
+                login_code=login_code,
+                user_note=note,
+                directory_id=directory_id,
+                status="active" if directory_id else "pending_verification",
+                now=now,
+            )
+            await audit.record(conn, tenant_id, "cli", "tenant.created", now, after={"display_name": args.name})
+    except (repository.LoginCodeTaken, asyncpg.UniqueViolationError, asyncpg.InsufficientPrivilegeError):
+        raise IdentityError("login_code_taken", f"the login code {login_code!r} is already used") from None
     finally:
         await pool.close()
     return {
@@ -80,7 +86,8 @@ async def _verification_code(config: Config, args: argparse.Namespace) -> dict[s
             raise IdentityError("already_verified", "this connection's directory is already pinned")
         now = system_clock()
         ttl = timedelta(seconds=config.verification_code_ttl_seconds)
-        code = await secrets.issue_verification_code(pool, connection.tenant_id, now, ttl)
+        async with tenant_transaction(pool, connection.tenant_id) as conn:
+            code = await secrets.issue_verification_code(conn, connection.tenant_id, now, ttl)
     finally:
         await pool.close()
     return {
@@ -96,10 +103,7 @@ def main(argv: list[str], config: Config) -> int:
     try:
         result = asyncio.run(action(config, args))
     except IdentityError as exc:
-        print(f"error ({exc.code}): {exc.detail}", file=sys.stderr)
-        return 1
-    except repository.LoginCodeTaken:
-        print(f"error (login_code_taken): the login code {args.login_code!r} is already used", file=sys.stderr)
+        sys.stderr.write(f"error ({exc.code}): {exc.detail}\n")
         return 1
     sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     return 0

@@ -36,6 +36,9 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "At most one key refresh per directory in this time, even on unknown kids (default 300)",
     ),
+    "KUTAMO_OPERATOR_KEY": (False, "Bootstrap operator API key (32+ characters) for a fresh deployment; unset: none"),
+    "LOGIN_CODE_GRACE_DAYS": (False, "Days an old login code keeps working after a rename (default 30)"),
+    "CORS_ALLOWED_ORIGINS": (False, "Comma-separated frontend origins allowed to call the API from a browser"),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -59,6 +62,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     verification_code_ttl_seconds: int
     signing_keys_ttl_seconds: int
     signing_keys_min_refresh_seconds: int
+    operator_key: str | None
+    login_code_grace_days: int
+    cors_allowed_origins: list[str]
     log_level: str
 
 
@@ -79,6 +85,24 @@ def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: in
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
+
+
+def _operator_key(environ: Mapping[str, str]) -> str | None:
+    key = environ.get("KUTAMO_OPERATOR_KEY", "").strip()
+    if key and len(key) < 32:
+        raise ConfigError("KUTAMO_OPERATOR_KEY must be at least 32 characters (e.g. openssl rand -base64 32)")
+    return key or None
+
+
+def _origins(environ: Mapping[str, str]) -> list[str]:
+    origins = [o.strip().rstrip("/") for o in environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"CORS_ALLOWED_ORIGINS entries must be origins like https://app.kutamo.com, got {origin!r}"
+            )
+    return origins
 
 
 def from_env(environ: Mapping[str, str]) -> Config:
@@ -109,5 +133,8 @@ def from_env(environ: Mapping[str, str]) -> Config:
         verification_code_ttl_seconds=_int(environ, "VERIFICATION_CODE_TTL_SECONDS", 3600, 60, 7 * 86400),
         signing_keys_ttl_seconds=_int(environ, "SIGNING_KEYS_TTL_SECONDS", 21600, 60, 86400),
         signing_keys_min_refresh_seconds=_int(environ, "SIGNING_KEYS_MIN_REFRESH_SECONDS", 300, 1, 3600),
+        operator_key=_operator_key(environ),
+        login_code_grace_days=_int(environ, "LOGIN_CODE_GRACE_DAYS", 30, 0, 365),
+        cors_allowed_origins=_origins(environ),
         log_level=level,
     )

@@ -9,6 +9,8 @@ from importlib import resources
 
 import asyncpg
 
+from kutamo_identity.tenancy import APP_ROLE
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "identity"
@@ -24,14 +26,24 @@ _RECORD = "insert into identity.schema_migrations (name) values ($1)"
 
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """The service's pool: every connection acts as kutamo_identity_app, bound by row-level security."""
     pool = await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": SCHEMA, "application_name": "kutamo-identity"},
+        server_settings={"search_path": SCHEMA, "application_name": "kutamo-identity", "role": APP_ROLE},
     )
     assert pool is not None
     return pool
+
+
+async def migrate_database(database_url: str) -> list[str]:
+    """Apply migrations on a connection of the login role itself (it owns the schema)."""
+    conn: asyncpg.Connection = await asyncpg.connect(database_url, server_settings={"search_path": SCHEMA})
+    try:
+        return await migrate(conn)
+    finally:
+        await conn.close()
 
 
 async def migrate(conn: asyncpg.Connection) -> list[str]:

@@ -2,7 +2,10 @@
 
     IdentityError                 every error a client may see; carries status, code, title
      ├── BadRequest               400  malformed_request
-     ├── NotFound                 404  e.g. unknown_login_code
+     ├── NotFound                 404  e.g. unknown_login_code, tenant_not_found
+     ├── Unauthorized             401  no or an unknown API key
+     ├── Forbidden                403  a key of another tenant or too small a scope
+     ├── Conflict                 409  e.g. login_code_taken
      ├── SignInRefused            401/403  the Microsoft token or the connection says no
      └── Unavailable              503  a dependency is down
 
@@ -14,8 +17,10 @@ The handler below is the one place that turns them (and framework errors) into r
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,21 @@ class BadRequest(IdentityError):
 class NotFound(IdentityError):
     status = 404
     title = "Not found"
+
+
+class Unauthorized(IdentityError):
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(IdentityError):
+    status = 403
+    title = "Not allowed"
+
+
+class Conflict(IdentityError):
+    status = 409
+    title = "Conflict"
 
 
 class SignInRefused(IdentityError):
@@ -119,3 +139,34 @@ EXCEPTION_HANDLERS = {
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """An RFC 9457 problem document, as every error of this API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    """A sentence for a person: what happened and what to do."""
+    code: str
+    """Stable machine code; see docs/errors.md."""
+    instance: str
+    admin_hint: str | None = None
+    """For sign-in refusals, where it helps: what the organisation's IT admin should check."""
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem+json answers a route can give."""
+    meaning = {
+        400: "The request is not valid",
+        401: "Missing, unknown or revoked credentials, or a refused sign-in",
+        403: "Not allowed for this key or this organisation",
+        404: "Not found",
+        409: "Conflict, e.g. a login code in use",
+        503: "A dependency is unavailable; retry later",
+    }
+    return {
+        status: ResponseSpec(data_container=Problem, description=meaning[status], media_type=PROBLEM_JSON)
+        for status in statuses
+    }

@@ -44,6 +44,8 @@ class LoginConfiguration(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str
     authority: str
     scopes: list[str]
+    popup_help: dict[str, str]
+    """How to allow pop-ups in Chrome, Firefox and Edge: the most common reason sign-in fails."""
     nonce: str
     """Pass to Microsoft as `nonce`, and back with the sign-in. Single use."""
     nonce_expires_at: datetime

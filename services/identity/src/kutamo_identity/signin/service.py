@@ -18,6 +18,7 @@ from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, microsoft_errors, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
+from kutamo_identity.signin.popup import POPUP_HELP
 from kutamo_identity.signin.refusals import refuse
 from kutamo_identity.signin.schemas import (
     LoginConfiguration,
@@ -26,6 +27,7 @@ from kutamo_identity.signin.schemas import (
     SignInRequest,
     SignInResponse,
 )
+from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
 
 SCOPES = ["openid", "profile", "email", "User.Read"]
@@ -57,7 +59,8 @@ class SignInService:
         directory = connection.directory_id or "organizations"
         now = self._clock()
         ttl = timedelta(seconds=self._config.login_nonce_ttl_seconds)
-        nonce = await secrets.issue_nonce(self._pool, connection.tenant_id, now, ttl)
+        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
+            nonce = await secrets.issue_nonce(conn, connection.tenant_id, now, ttl)
         return LoginConfiguration(
             login_code=connection.login_code,
             organisation_name=connection.tenant_name,
@@ -65,6 +68,7 @@ class SignInService:
             client_id=connection.application_id,
             authority=f"{self._config.azure_login_base_url}/{directory}",
             scopes=SCOPES,
+            popup_help=POPUP_HELP,
             nonce=nonce,
             nonce_expires_at=now + ttl,
             status=connection.status,
@@ -98,7 +102,7 @@ class SignInService:
         self._metrics.validation_seconds.observe(time.perf_counter() - started)
         now = self._clock()
         event_id = str(self._new_id())
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
             if not await secrets.consume_nonce(conn, request.nonce, connection.tenant_id, now):
                 raise refuse("nonce_invalid")
             if verifying:
@@ -157,9 +161,13 @@ class SignInService:
         """True for a valid verification sign-in of a pending connection; checked before any key fetch."""
         if request.verification_code is None:
             return False
-        if connection.directory_id is not None or not await secrets.verification_code_valid(
-            self._pool, request.verification_code, connection.tenant_id, self._clock()
-        ):
+        if connection.directory_id is not None:
+            raise refuse("verification_invalid")
+        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
+            valid = await secrets.verification_code_valid(
+                conn, request.verification_code, connection.tenant_id, self._clock()
+            )
+        if not valid:
             raise refuse("verification_invalid")
         return True
 

@@ -1,0 +1,89 @@
+"""What IT admins and operators send and receive on the admin API. Field docs feed the OpenAPI document."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Contoso Ltd"])]
+
+
+class TenantCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    display_name: DisplayName
+
+
+class Tenant(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    display_name: str
+    created_at: datetime
+
+
+class ApiKeyCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, examples=["Contoso IT admin console"])] = "api key"
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    scope: Literal["operator", "tenant-admin"]
+    name: str
+    prefix: str
+    """The first characters of the key, to recognise it; the key itself is never shown again."""
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey, frozen=True, kw_only=True):
+    key: str
+    """The API key. Shown once, now: store it safely; Kutamo keeps only its hash."""
+
+
+class AzureAdConnectionPut(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What the IT admin enters on Advanced Options > Active Directory."""
+
+    application_id: Annotated[str, msgspec.Meta(max_length=100, examples=["1b4e28ba-2fa1-11d2-883f-0016d3cca427"])]
+    """Azure AD Application (client) ID: Microsoft Entra ID > App registrations > your app > Overview."""
+    login_code: Annotated[str, msgspec.Meta(max_length=100, examples=["contoso"])]
+    """3-32 letters or digits; users log in at /login/<code>."""
+    user_note: Annotated[str, msgspec.Meta(max_length=5000, examples=["Use your Contoso work account."])] | None = None
+    """Note to your users, shown on the login page as plain text (at most 500 characters)."""
+    directory_id: (
+        Annotated[str, msgspec.Meta(max_length=100, examples=["72f988bf-86f1-41af-91ab-2d7cd011db47"])] | None
+    ) = None
+    """Azure AD Directory (tenant) ID. Without it the connection waits for a verification sign-in."""
+
+
+class AzureAdConnection(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: uuid.UUID
+    application_id: str
+    login_code: str
+    login_url: str
+    user_note: str | None
+    directory_id: str | None
+    status: Literal["pending_verification", "active", "disabled"]
+    created_at: datetime
+    updated_at: datetime
+
+
+class VerificationCode(msgspec.Struct, frozen=True, kw_only=True):
+    verification_code: str
+    login_url: str
+    """Open this link and sign in with a work account of the directory to pin."""
+    expires_at: datetime
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    at: datetime
+    actor: str
+    """`api-key:<id>` or `operator-key:env`."""
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(msgspec.Struct, frozen=True, kw_only=True):
+    entries: list[AuditEntry]
+    next_before: int | None
+    """Pass as `before` to get the next (older) page; null on the last page."""
