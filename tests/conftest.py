@@ -6,6 +6,7 @@ own consumer group, so tests never see a developer's `make run` data.
 """
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from kutamo_dev import stack as dev_stack
 from tests.support.processes import ServiceProcess, service_env
 
 RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
+# The bootstrap operator key of the identity service under test; a fresh one per session.
+OPERATOR_KEY = "op-" + secrets.token_urlsafe(32)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -72,6 +75,7 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             "AZURE_LOGIN_BASE_URL": emulator_url,
             # Short, so key-rotation tests need not wait five minutes; the kid-flood test stays within it.
             "SIGNING_KEYS_MIN_REFRESH_SECONDS": "3",
+            "KUTAMO_OPERATOR_KEY": OPERATOR_KEY,
             "LOG_LEVEL": "DEBUG",
         }
     )

@@ -91,6 +91,7 @@ async def claim_login_code(
     await conn.execute(
         "delete from login_codes where tenant_id = $1 and not is_current and expires_at <= $2", tenant_id, now
     )
+    await conn.execute("select identity.release_expired_login_code($1)", code)
     if previous is not None:
         await conn.execute(
             "update login_codes set is_current = false, expires_at = $3 where tenant_id = $1 and code_lower = $2",
