@@ -1,6 +1,9 @@
 """The tenant admin API as IT admins and operators use it, on the real PostgreSQL."""
 
 import asyncio
+import json
+import subprocess
+import sys
 import uuid
 
 import asyncpg
@@ -287,3 +290,24 @@ async def test_the_openapi_document_describes_every_admin_endpoint_and_its_error
     assert {"400", "401", "403", "409"} <= set(put["responses"])
     assert "application/problem+json" in put["responses"]["409"]["content"]
     assert "apiKey" in document["components"]["securitySchemes"]
+
+
+def cli(identity: ServiceProcess, *args: str) -> dict[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "kutamo_identity", *args],
+        env=identity.env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+async def test_keys_made_with_the_cli_work_on_the_api_within_their_scope(
+    operator: Admin, identity: ServiceProcess
+) -> None:
+    ops = cli(identity, "keys", "create", "--operator", "--name", "ops team")
+    tenant_id = await operator.new_tenant()
+    admin = cli(identity, "keys", "create", "--tenant-id", tenant_id, "--name", "Contoso IT")
+
+    assert (await operator.call("POST", "", key=ops["key"], json={"display_name": "By CLI key"})).status_code == 201
+    assert (await operator.call("GET", f"/{tenant_id}", key=admin["key"])).status_code == 200
+    problem(await operator.call("POST", "", key=admin["key"], json={"display_name": "x"}), 403, "forbidden_scope")

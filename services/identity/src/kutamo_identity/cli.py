@@ -1,8 +1,12 @@
-"""Administration from a terminal: create a tenant and its Azure AD connection.
+"""Administration from a terminal: tenants, their Azure AD connection, verification codes, API keys.
 
     python -m kutamo_identity tenants create --name "Contoso" --application-id GUID \
         --login-code contoso [--directory-id GUID] [--note "Use your Contoso account"]
     python -m kutamo_identity tenants verification-code --login-code contoso
+    python -m kutamo_identity keys create --operator --name "ops team"
+    python -m kutamo_identity keys create --tenant-id UUID --name "Contoso IT"
+
+Keys are printed once and stored only as a hash.
 
 A connection created without --directory-id is pending: its IT admin completes one verification
 sign-in with the code (shown once, valid for VERIFICATION_CODE_TTL_SECONDS), which pins the Azure
@@ -22,8 +26,8 @@ from kutamo_identity.config import Config
 from kutamo_identity.errors import IdentityError
 from kutamo_identity.seams import random_id, system_clock
 from kutamo_identity.signin import secrets
-from kutamo_identity.tenancy import tenant_transaction
-from kutamo_identity.tenants import audit, repository, rules
+from kutamo_identity.tenancy import operator_transaction, tenant_transaction
+from kutamo_identity.tenants import audit, keys, repository, rules
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--note", help="note to your users, shown on the login page")
     verify = tenants.add_parser("verification-code", help="a single-use code for the verification sign-in")
     verify.add_argument("--login-code", required=True, help="the login code of the pending connection")
+    keys_group = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    key = keys_group.add_parser("create", help="create an API key (printed once)")
+    scope = key.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--operator", action="store_true", help="an operator key: acts on every tenant")
+    scope.add_argument("--tenant-id", help="a tenant-admin key for this tenant")
+    key.add_argument("--name", default="api key", help="what the key is for")
     return parser
 
 
@@ -97,9 +107,32 @@ async def _verification_code(config: Config, args: argparse.Namespace) -> dict[s
     }
 
 
+async def _create_key(config: Config, args: argparse.Namespace) -> dict[str, str]:
+    tenant_id = None if args.operator else rules.parse_guid(args.tenant_id, "tenant_id", "use the tenant's id.")
+    await db.migrate_database(config.database_url)
+    pool = await db.create_pool(config.database_url, max_size=2)
+    now = system_clock()
+    try:
+        transaction = operator_transaction(pool) if tenant_id is None else tenant_transaction(pool, tenant_id)
+        async with transaction as conn:
+            if tenant_id is not None and await repository.get_tenant(conn, tenant_id) is None:
+                raise IdentityError("tenant_not_found", "there is no tenant with this id")
+            scope = "operator" if tenant_id is None else "tenant-admin"
+            described, key = await keys.create(
+                conn, tenant_id=tenant_id, scope=scope, name=args.name, created_by="cli", now=now
+            )
+            if tenant_id is not None:
+                await audit.record(conn, tenant_id, "cli", "api_key.created", now, after={"id": str(described["id"])})
+    finally:
+        await pool.close()
+    return {"id": str(described["id"]), "scope": scope, "key": key}
+
+
 def main(argv: list[str], config: Config) -> int:
     args = _parser().parse_args(argv)
-    action = _create if args.action == "create" else _verification_code
+    actions = {("tenants", "create"): _create, ("tenants", "verification-code"): _verification_code,
+               ("keys", "create"): _create_key}  # fmt: skip
+    action = actions[(args.group, args.action)]
     try:
         result = asyncio.run(action(config, args))
     except IdentityError as exc:
