@@ -8,7 +8,7 @@ STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
 PACKAGES := contracts services/identity services/provisioning dev
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra-up infra-down run stop demo test bench lint typecheck lock clean
+.PHONY: help install infra-up infra-down run stop demo test fuzz bench lint typecheck lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ demo: install ## One demo sign-in against the running system; prints the provisi
 
 test: install ## Start the real servers (reusing running ones), run every test, stop what was started
 	$(STACK) test -- $(PYTEST_ARGS)
+
+fuzz: install ## A longer schemathesis run against the identity API (FUZZ_MAX_EXAMPLES, default 300)
+	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-300} $(STACK) test -- tests/e2e/identity/test_openapi_fuzz.py -q
 
 bench: install ## Run the benchmarks (BENCH="name ..." for some); results in bench/results/, summary in docs/benchmarks.md
 	$(STACK) up >/dev/null
