@@ -65,7 +65,7 @@ def _split(id_token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]
         header, payload = _json.decode(_b64(parts[0])), _json.decode(_b64(parts[1]))
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise refuse("token_malformed") from None
-    return header, payload, f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2])
+    return header, payload, id_token[: len(parts[0]) + 1 + len(parts[1])].encode(), _b64(parts[2])
 
 
 def _check_directory(connection: Connection, tid: str, verifying: bool) -> None:
