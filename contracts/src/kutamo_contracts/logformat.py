@@ -1,17 +1,37 @@
 """The log line contract of both services: one JSON object per line, the same correlation fields.
 
-Operators search on these names across services: ts, level, logger, msg, service, and whatever a
-call site passes in `extra` (tenant_id, user_id, event_id, topic, partition, offset, request_id).
+Operators search on these names across services: ts, level, logger, msg, service, and the
+correlation fields — request_id, trace_id, tenant_id, user_id, event_id, topic, partition, offset —
+bound for a whole request or message with `bound(...)`, or passed by a call site in `extra`.
 """
 
+import contextlib
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 import msgspec
 
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _encoder = msgspec.json.Encoder()
+_context: ContextVar[dict[str, object]] = ContextVar("kutamo_log_context", default={})  # noqa: B039 - never mutated
+
+
+@contextlib.contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    """Add correlation fields to every log line written inside the block (this task only)."""
+    token = _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: object) -> None:
+    """Add correlation fields for the rest of the current task (a request handler, say)."""
+    _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
 
 
 class JsonFormatter(logging.Formatter):
@@ -26,6 +46,7 @@ class JsonFormatter(logging.Formatter):
             "service": self._service,
             "logger": record.name,
             "msg": record.getMessage(),
+            **_context.get(),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):

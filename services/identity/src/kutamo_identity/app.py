@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
+from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.errors import EXCEPTION_HANDLERS
 from kutamo_identity.health import HealthController
 from kutamo_identity.metrics import IdentityMetrics
@@ -116,6 +117,7 @@ def create_app(
             "clock": Provide(provide_clock, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
+        middleware=[CorrelationMiddleware()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="Kutamo Identity",

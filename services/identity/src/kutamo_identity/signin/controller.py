@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from kutamo_identity.correlation import traceparent_of
 from kutamo_identity.signin.schemas import (
     LoginConfiguration,
     MicrosoftErrorGuidance,
@@ -30,7 +31,7 @@ class SignInController(Controller):
     async def sign_in(
         self, data: SignInRequest, request: Request[Any, Any, Any], signin_service: SignInService
     ) -> SignInResponse:
-        return await signin_service.sign_in(data, traceparent=request.headers.get("traceparent"))
+        return await signin_service.sign_in(data, traceparent=traceparent_of(request.scope))
 
     @post(
         "/login/{login_code:str}/microsoft-errors",

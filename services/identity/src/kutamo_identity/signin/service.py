@@ -1,10 +1,12 @@
 """The sign-in use case: validate, link, record the sign-in and its event in one transaction, issue a session."""
 
+import logging
 import time
 from datetime import datetime, timedelta
 
 import asyncpg
 
+from kutamo_contracts import logformat
 from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import seal_token
@@ -29,6 +31,8 @@ from kutamo_identity.signin.schemas import (
 )
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
+
+log = logging.getLogger(__name__)
 
 SCOPES = ["openid", "profile", "email", "User.Read"]
 
@@ -76,12 +80,15 @@ class SignInService:
 
     async def sign_in(self, request: SignInRequest, traceparent: str | None = None) -> SignInResponse:
         connection = await self._connection(request.login_code)
+        logformat.bind(tenant_id=str(connection.tenant_id))
         try:
             response = await self._sign_in(connection, request, traceparent)
         except SignInRefused as refusal:
             self._metrics.sign_ins.labels(str(connection.tenant_id), refusal.code).inc()
+            log.info("sign-in refused", extra={"code": refusal.code})
             raise
         self._metrics.sign_ins.labels(str(connection.tenant_id), "ok").inc()
+        log.info("sign-in accepted", extra={"user_id": response.user_id, "event_id": response.event_id})
         return response
 
     async def _sign_in(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:

@@ -1,0 +1,62 @@
+"""Every request gets a request id and a W3C trace context, bound to its log lines and handed on.
+
+`X-Request-Id` is taken from the caller when it looks like one (so a frontend's or gateway's id
+carries through) and returned on the response; `traceparent` continues the caller's trace or starts
+one, and travels with the sign-in event into Kafka. One access log line per request.
+"""
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar.datastructures import Headers, MutableScopeHeaders
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from kutamo_contracts import tracing
+from kutamo_contracts.logformat import bound
+
+log = logging.getLogger("kutamo_identity.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+def traceparent_of(scope: Scope | Any) -> str | None:
+    """The traceparent this request's own span carries (set by the middleware)."""
+    value = scope.get("state", {}).get("traceparent")
+    return str(value) if value else None
+
+
+class CorrelationMiddleware(ASGIMiddleware):
+    scopes = ("http",)  # type: ignore[assignment]
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        headers = Headers.from_scope(scope)
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        traceparent = tracing.continue_or_start(headers.get("traceparent"))
+        scope.setdefault("state", {})["traceparent"] = traceparent
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableScopeHeaders.from_message(message)["X-Request-Id"] = request_id
+            await send(message)
+
+        with bound(request_id=request_id, trace_id=tracing.trace_id(traceparent)):
+            try:
+                await next_app(scope, receive, send_with_id)
+            finally:
+                log.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
