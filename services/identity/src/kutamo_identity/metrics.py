@@ -4,7 +4,7 @@ Label sets are bounded: `tenant_id` is bounded by configuration (one per custome
 `code` by the refusal catalogue and Microsoft's AADSTS codes we know; never a user id.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 class IdentityMetrics:
@@ -27,6 +27,32 @@ class IdentityMetrics:
             "kutamo_identity_signing_key_refreshes_total",
             "Fetches of a directory's Microsoft signing keys, by result (ok, failed).",
             ["result"],
+            registry=self.registry,
+        )
+        self.outbox_backlog = Gauge(
+            "kutamo_identity_outbox_backlog_rows",
+            "Outbox rows not yet published to Kafka.",
+            registry=self.registry,
+        )
+        self.outbox_oldest_age = Gauge(
+            "kutamo_identity_outbox_oldest_age_seconds",
+            "Age of the oldest outbox row not yet published (0 when none).",
+            registry=self.registry,
+        )
+        self.relay_published = Counter(
+            "kutamo_identity_relay_published_total",
+            "Events the outbox relay published to Kafka.",
+            registry=self.registry,
+        )
+        self.relay_errors = Counter(
+            "kutamo_identity_relay_errors_total",
+            "Relay rounds that failed (Kafka or PostgreSQL unavailable) and will be retried.",
+            registry=self.registry,
+        )
+        self.relay_publish_seconds = Histogram(
+            "kutamo_identity_relay_publish_seconds",
+            "Time to publish one batch of outbox rows and mark them sent.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
             registry=self.registry,
         )
         self.microsoft_errors = Counter(
