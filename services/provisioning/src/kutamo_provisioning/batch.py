@@ -7,6 +7,7 @@ stored sign-in, and the newest of their user in this batch that carries a token.
 """
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -27,7 +28,6 @@ from kutamo_provisioning.provisioner import Provisioner, from_claims
 from kutamo_provisioning.seams import Clock
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
-_NAMESPACE = uuid.UUID("0f0c6d3e-5b1e-4d1c-9a51-6b7574616d6f")
 
 
 class Failed(msgspec.Struct, frozen=True):
@@ -60,10 +60,15 @@ class BatchProcessor:
             except MalformedEvent as exc:
                 failed.append(Failed(record, exc, 1))
         targets = await self._graph_targets([e for _, e in decoded])
-        fetched = await asyncio.gather(*(self._details(e, e.event_id in targets) for _, e in decoded))
+        chosen = [e for _, e in decoded if e.event_id in targets]
+        read = await asyncio.gather(*(self._details(e) for e in chosen))
+        from_graph = {e.event_id: r for e, r in zip(chosen, read, strict=True)}
         items: list[users.Item] = []
         photos: list[Photo] = []
-        for (record, event), result in zip(decoded, fetched, strict=True):
+        for record, event in decoded:
+            result = from_graph.get(event.event_id)
+            if result is None:
+                result = from_claims(event, _claims_only(event)), None
             if isinstance(result, GraphFailed):
                 failed.append(Failed(record, result, graph.ATTEMPTS))
                 continue
@@ -107,15 +112,22 @@ class BatchProcessor:
                 newest[event.user_id] = event
         return {e.event_id for e in newest.values()}
 
-    async def _details(self, event: UserSignedIn, read_graph: bool) -> tuple[users.Details, Photo | None] | GraphFailed:
-        if not read_graph:
-            reason = "no_graph_token" if event.sealed_graph_token is None else "superseded_in_batch"
-            return from_claims(event, reason), None
+    async def _details(self, event: UserSignedIn) -> tuple[users.Details, Photo | None] | GraphFailed:
         async with self._graph_slots:
             try:
                 return await self._provisioner.details(event)
             except GraphFailed as exc:
                 return exc
+
+
+def _announcement_id(source_event_id: str) -> str:
+    """A UUID (version 5 layout) derived from the sign-in, so a re-announcement carries the same id."""
+    h = hashlib.sha1(b"kutamo:user-provisioned:" + source_event_id.encode(), usedforsecurity=False).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
+
+
+def _claims_only(event: UserSignedIn) -> str:
+    return "no_graph_token" if event.sealed_graph_token is None else "superseded_in_batch"
 
 
 def _decode(record: Record) -> UserSignedIn:
@@ -132,7 +144,7 @@ def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: 
             continue
         r, event = outcome.record, item.event
         message = UserProvisioned(
-            event_id=str(uuid.uuid5(_NAMESPACE, event.event_id)),
+            event_id=_announcement_id(event.event_id),
             source_event_id=event.event_id,
             tenant_id=event.tenant_id,
             user_id=event.user_id,

@@ -9,11 +9,11 @@ event id (at least once, never lost).
 
 import asyncio
 import contextlib
-import json
 import logging
 from datetime import datetime
 
 import asyncpg
+import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
@@ -26,6 +26,8 @@ _LOCK_ID = 0x6B7574616D6F12
 _BATCH = 2000
 _IDLE_SECONDS = 0.5
 _FOLLOWER_SECONDS = 2.0
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(Envelope)
 
 
 async def write(conn: asyncpg.Connection, envelopes: list[Envelope], now: datetime) -> None:
@@ -33,12 +35,9 @@ async def write(conn: asyncpg.Connection, envelopes: list[Envelope], now: dateti
     if not envelopes:
         return
     await conn.execute(
-        "insert into outbox (topic, key, value, headers, created_at)"
-        " select t, k, v, h::jsonb, $5 from unnest($1::text[], $2::bytea[], $3::bytea[], $4::text[]) as o(t, k, v, h)",
-        [e.topic for e in envelopes],
-        [e.key for e in envelopes],
-        [e.value for e in envelopes],
-        [json.dumps([[k, v.decode()] for k, v in e.headers]) for e in envelopes],
+        "insert into outbox (topic, envelope, created_at)"
+        " select t, e, $2 from jsonb_to_recordset($1::jsonb) as o(t text, e jsonb)",
+        _encoder.encode([{"t": e.topic, "e": e} for e in envelopes]).decode(),
         now,
     )
 
@@ -84,18 +83,16 @@ class OutboxRelay:
 
     async def _publish_some(self, producer: AIOKafkaProducer) -> int:
         rows = await self._pool.fetch(
-            "select id, topic, key, value, headers from outbox"
+            "select id, envelope::text as envelope from outbox"
             " where xid < pg_snapshot_xmin(pg_current_snapshot()) order by id limit $1",
             _BATCH,
         )
         if not rows:
             return 0
-        sent = [
-            await producer.send(
-                r["topic"], r["value"], key=r["key"], headers=[(k, v.encode()) for k, v in json.loads(r["headers"])]
-            )
-            for r in rows
-        ]
+        sent = []
+        for row in rows:
+            e = _decoder.decode(row["envelope"])
+            sent.append(await producer.send(e.topic, e.value, key=e.key, headers=e.headers))
         await asyncio.gather(*sent)
         await self._pool.execute("delete from outbox where id = any($1)", [r["id"] for r in rows])
         self._metrics.outbox_published.inc(len(rows))

@@ -1,0 +1,176 @@
+"""Provisioning throughput and memory of one worker process, against consume-only Kafka in the same run.
+
+1. N sign-in events without a Graph token (the id_token's claims only: no Graph, no avatar) are put
+   on a topic of the bench's own. Baseline: a bare aiokafka consumer reading them with getmany, with
+   and without decoding each CloudEvent. Ours: a real worker process (`python -m kutamo_provisioning`,
+   its own database and consumer group) applying them: batch transaction, processed events, users
+   upsert, outbox rows, offset commits, and the outbox relay publishing user-provisioned meanwhile.
+   Throughput is counted from the first applied event to the last (start-up excluded); memory is
+   the worker's peak RSS.
+2. M events with sealed Graph tokens, each read from the Microsoft emulator (profile + photo, the
+   avatar stored): the "avatar fetch included" figure, bounded by the emulator on the same cores.
+"""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kutamo_contracts.envelope import SOURCE_IDENTITY, decode_record, encode_record
+from kutamo_contracts.events import UserSignedIn
+from kutamo_contracts.sealing import parse_key, seal_token
+from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_dev.ports import free_port
+from kutamo_dev.services import service_env
+from kutamo_dev.stack import Stack
+
+EVENTS, USERS, PARTITIONS = 60_000, 30_000, 6
+GRAPH_EVENTS = 600
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def _event(user: str, at: datetime, sealed: tuple[str, bytes] | None = None, oid: str | None = None,
+           tid: str | None = None) -> UserSignedIn:  # fmt: skip
+    event_id = str(uuid.uuid4())
+    token = seal_token(sealed[1], event_id, sealed[0], datetime.now(UTC) + timedelta(hours=1)) if sealed else None
+    return UserSignedIn(
+        event_id=event_id, tenant_id="00000000-0000-4000-8000-0000000000be", user_id=user,
+        azure_tid=tid or str(uuid.uuid4()), azure_oid=oid or str(uuid.uuid4()), signed_in_at=at,
+        login_code="bench", name=f"Person {user[:8]}", email=f"{user[:8]}@contoso.com", sealed_graph_token=token,
+    )  # fmt: skip
+
+
+async def _topic(bootstrap: str, events: list[UserSignedIn]) -> str:
+    name = f"bench.user-signed-in.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        sends = []
+        for e in events:
+            env = encode_record(USER_SIGNED_IN, e, event_id=e.event_id, subject=e.user_id, source=SOURCE_IDENTITY,
+                                time=e.signed_in_at)  # fmt: skip
+            sends.append(await producer.send(name, env.value, key=env.key, headers=env.headers))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return name
+
+
+async def _consume_only(bootstrap: str, topic: str, total: int, decode: bool) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=4 * 1024 * 1024)  # fmt: skip
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        seen, started = 0, time.perf_counter()
+        while seen < total:
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=1000)).values():
+                seen += len(records)
+                if decode:
+                    for r in records:
+                        decode_record(USER_SIGNED_IN, UserSignedIn, r.headers, r.value)
+        return total / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def _worker_run(stack: Stack, topic: str, total: int) -> dict[str, Any]:
+    name = f"kutamo_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    url = stack.postgres.url.rpartition("/")[0] + f"/{name}"
+    env = service_env(stack, "provisioning", free_port())
+    env.update({"DATABASE_URL": url, "KAFKA_SIGNED_IN_TOPIC": topic, "KAFKA_CONSUMER_GROUP": f"bench-{name}",
+                "IDENTITY_BASE_URL": "http://127.0.0.1:9", "LOG_LEVEL": "WARNING"})  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "kutamo_provisioning"], env=env, stdout=subprocess.DEVNULL)
+    conn = None
+    try:
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient(timeout=2) as http:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"http://127.0.0.1:{env['PORT']}/health/ready")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        started = time.perf_counter()  # the consumer has joined its group: fetching starts now
+        conn = await asyncpg.connect(url, server_settings={"search_path": "provisioning"})
+        done = 0
+        while done < total and time.monotonic() < deadline + 600:
+            done = await conn.fetchval("select count(*) from processed_events")
+            await asyncio.sleep(0.02)
+        applied_at = time.perf_counter()
+        while await conn.fetchval("select count(*) from outbox") and time.monotonic() < deadline + 660:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        announced_at = time.perf_counter()
+        status = open(f"/proc/{proc.pid}/status").read()  # noqa: ASYNC230, SIM115
+        mem = {k: int(v.split()[0]) // 1024 for k, v in (ln.split(":", 1) for ln in status.splitlines()) if k in
+               ("VmHWM", "VmRSS")}  # fmt: skip
+        users = await conn.fetchval("select count(*) from users")
+        return {
+            "events": total, "users": users, "events_per_s": round(done / (applied_at - started)),
+            "announced_events_per_s": round(done / (announced_at - started)),
+            "peak_rss_mb": mem["VmHWM"], "rss_mb_at_end": mem["VmRSS"],
+        }  # fmt: skip
+    finally:
+        if conn is not None:
+            await conn.close()
+        proc.terminate()
+        proc.wait(30)
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+async def _graph_events(stack: Stack, count: int) -> list[UserSignedIn]:
+    assert stack.emulator is not None
+    key, tid, events = parse_key(stack.sealing_key), str(uuid.uuid4()), []
+    async with httpx.AsyncClient(base_url=stack.emulator.url, timeout=30) as http:
+        for i in range(count):
+            oid = str(uuid.uuid4())
+            person = {"tid": tid, "oid": oid, "display_name": f"P{i}", "user_principal_name": f"p{i}@contoso.com",
+                      "job_title": "Staff"}  # fmt: skip
+            await http.post("/_emulator/users", json=person)
+            tokens = (await http.post("/_emulator/tokens", json={"tid": tid, "oid": oid, "client_id": "bench"})).json()
+            events.append(_event(str(uuid.uuid4()), T0, (tokens["access_token"], key), oid=oid, tid=tid))
+    return events
+
+
+async def _run(stack: Stack) -> dict[str, Any]:
+    bootstrap = stack.kafka.bootstrap_servers
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    events = [_event(users[i % USERS], T0 + timedelta(seconds=i)) for i in range(EVENTS)]
+    topic = await _topic(bootstrap, events)
+    raw = await _consume_only(bootstrap, topic, EVENTS, decode=False)
+    decoded = await _consume_only(bootstrap, topic, EVENTS, decode=True)
+    ours = await _worker_run(stack, topic, EVENTS)
+    graph_topic = await _topic(bootstrap, await _graph_events(stack, GRAPH_EVENTS))
+    with_graph = await _worker_run(stack, graph_topic, GRAPH_EVENTS)
+    return {
+        "without_graph": {
+            **ours, "baseline_consume_only_events_per_s": round(raw),
+            "baseline_consume_and_decode_events_per_s": round(decoded),
+            "ratio_to_consume_and_decode": round(ours["events_per_s"] / decoded, 2),
+            "target_events_per_s": 10_000, "meets_target": ours["events_per_s"] >= 10_000,
+        },
+        "with_graph_and_avatar": with_graph,
+        "partitions": PARTITIONS, "batch_max_records": 1000, "machine_cpus": os.cpu_count(),
+    }  # fmt: skip
+
+
+def run(stack: Stack) -> dict[str, Any]:
+    return asyncio.run(_run(stack))
