@@ -8,7 +8,7 @@ STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
 PACKAGES := contracts services/identity services/provisioning dev
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra-up infra-down run stop demo test fuzz bench lint typecheck lock clean
+.PHONY: help install infra-up infra-down run stop demo test fuzz bench schemas lint typecheck lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ fuzz: install ## A longer schemathesis run against the identity API (FUZZ_MAX_EX
 bench: install ## Run the benchmarks (BENCH="name ..." for some); results in bench/results/, summary in docs/benchmarks.md
 	$(STACK) up >/dev/null
 	KUTAMO_RUN_DIR=$(RUN_DIR) $(PY) -m bench $(BENCH)
+
+schemas: install ## Regenerate the published JSON Schema and AsyncAPI documents from contracts/ (refuses breaking changes)
+	$(PY) -m kutamo_contracts.documents
 
 lint: install ## ruff
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -100,3 +100,14 @@ def test_a_record_of_another_type_or_with_a_broken_payload_is_refused() -> None:
         decode_record(USER_SIGNED_IN, UserSignedIn, record.headers, b'{"event_id": "x"}')
     with pytest.raises(EnvelopeError, match="specversion"):
         decode_record(USER_SIGNED_IN, UserSignedIn, [], record.value)
+
+
+def test_a_record_without_the_required_cloudevents_attributes_is_refused() -> None:
+    original = event()
+    record = encode_record(
+        USER_SIGNED_IN, original, event_id=original.event_id, subject=original.user_id, source="urn:test", time=NOW
+    )
+    without_source = [(k, v) for k, v in record.headers if k != "ce_source"]
+    with pytest.raises(EnvelopeError, match="ce_source"):
+        decode_record(USER_SIGNED_IN, UserSignedIn, without_source, record.value)
+    assert dict(record.headers)["ce_dataschema"] == USER_SIGNED_IN.dataschema.encode()

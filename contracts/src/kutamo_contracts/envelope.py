@@ -1,6 +1,11 @@
 """CloudEvents 1.0 binary content mode on Kafka: attributes in `ce_*` headers, JSON payload as the value.
 
-The record key is the Kutamo user id, so one user's events stay in order on one partition.
+Per the CloudEvents Kafka protocol binding: every context attribute is a header named `ce_<attribute>`
+with its value as UTF-8 bytes, and `datacontenttype` travels as the `content-type` header. Required:
+specversion, id, source, type; we always add time, subject (the Kutamo user id) and dataschema (the
+`$id` of the payload's published JSON Schema). The W3C `traceparent` header rides along when the
+request had one. The record key is the Kutamo user id, so one user's events stay in order on one
+partition.
 """
 
 from datetime import UTC, datetime
@@ -49,6 +54,7 @@ def encode_record(
         ("ce_source", source.encode()),
         ("ce_time", time.astimezone(UTC).isoformat().encode()),
         ("ce_subject", subject.encode()),
+        ("ce_dataschema", topic.dataschema.encode()),
         ("content-type", CONTENT_TYPE.encode()),
     ]
     if traceparent:
@@ -67,6 +73,9 @@ def decode_record(topic: Topic, payload_type: type[T], headers: object, value: b
     attrs = header_map(headers)
     if attrs.get("ce_specversion") != "1.0":
         raise EnvelopeError("missing or unsupported ce_specversion header (expected 1.0)")
+    missing = [name for name in ("ce_id", "ce_source") if not attrs.get(name)]
+    if missing:
+        raise EnvelopeError(f"missing CloudEvents header(s) {', '.join(missing)}")
     if attrs.get("ce_type") != topic.event_type:
         raise EnvelopeError(f"unexpected ce_type {attrs.get('ce_type')!r} on {topic.name}")
     if value is None:

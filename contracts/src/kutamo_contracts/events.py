@@ -1,4 +1,12 @@
-"""Event payloads. Evolution rule: new fields get defaults; existing fields never change type or go away."""
+"""Event payloads: the single source of truth for what downstream teams receive on Kafka.
+
+Each Struct is the JSON value of one record type (see `catalog.py` for its topic and type name).
+Evolution rules within a version (`...v1`): a new field always has a default, so an old producer's
+record still decodes; an existing field is never removed, renamed or retyped, and a required field is
+never added. Consumers ignore fields they do not know. A change that breaks these rules is a new
+version: a new Struct, type name and topic, published beside the old one. The docstring under each
+field is copied into the published JSON Schema as its description.
+"""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -41,17 +49,23 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     source_event_id: Guid
     """The `UserSignedIn.event_id` this record was built from."""
     tenant_id: Guid
+    """The Kutamo tenant the user belongs to."""
     user_id: Guid
+    """The stable Kutamo user id (`UserSignedIn.user_id`). Also the Kafka record key."""
     change: Literal["created", "updated", "unchanged"]
     """Whether the record was new, changed, or already up to date."""
     changed_fields: list[str] = []
     """Names of the fields that changed: any of name, email, title, avatar."""
     name: str | None = None
+    """The user's display name, from Graph (or the id_token when Graph could not be read)."""
     email: str | None = None
+    """The user's email, from Graph `mail` (or the id_token). Informative only, never an identity key."""
     title: str | None = None
+    """The user's job title from Graph `jobTitle`, or null when the directory has none."""
     avatar_sha256: str | None = None
     """Content hash of the avatar image; fetch it from the provisioning API at /v1/avatars/{sha256}."""
     provisioned_at: datetime
+    """When the provisioning worker applied the sign-in (UTC)."""
     profile_refreshed: bool = True
     """False when title and avatar could not be read from Graph this time and were kept as they were."""
     not_refreshed_reason: str | None = None
@@ -66,14 +80,21 @@ class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     """A sentence for a person; never contains a token."""
     topic: str
+    """The topic the original record was read from."""
     partition: int
+    """The original record's partition."""
     offset: int
+    """The original record's offset in that partition."""
     key: str | None
+    """The original record key as text (the Kutamo user id for user events), or null."""
     headers: dict[str, str]
+    """The original record's headers as text (its CloudEvents `ce_*` attributes among them)."""
     value: str
     """The original record value, as text (UTF-8, replacement characters for invalid bytes)."""
     failed_at: datetime
+    """When the worker gave up (UTC)."""
     attempts: int = 1
+    """How many times the worker tried before giving up."""
     error_class: str | None = None
     """The worker's name for the failure class, e.g. `MalformedEvent`, `GraphFailed`."""
     value_base64: str | None = None

@@ -6,12 +6,25 @@ so an incompatible change means a new topic, never a surprise on an existing one
 
 import msgspec
 
+SCHEMA_BASE_URL = "https://schemas.kutamo.com/events"
+"""Base of the JSON Schema ids. The documents themselves are committed in this package's `schemas/`
+folder as `<event type>.json` and served under this base; the id names the schema, it is not fetched."""
+
 
 class Topic(msgspec.Struct, frozen=True, kw_only=True):
     name: str
+    """The Kafka topic, versioned: `kutamo.<service>.<event>.v<major>`."""
     event_type: str
+    """The CloudEvents `ce_type` of every record on the topic, versioned like the topic."""
     partitions: int = 6
     description: str = ""
+    key: str = "Kutamo user id"
+    """What the record key is; one key's records stay in order on one partition."""
+
+    @property
+    def dataschema(self) -> str:
+        """The `ce_dataschema` of the records: the `$id` of the payload's published JSON Schema."""
+        return f"{SCHEMA_BASE_URL}/{self.event_type}.json"
 
 
 USER_SIGNED_IN = Topic(
@@ -29,6 +42,7 @@ DEAD_LETTERS = Topic(
     event_type="com.kutamo.provisioning.dead_letter.v1",
     partitions=1,
     description="Messages the provisioning worker could not apply, with the reason. Operators replay them.",
+    key="the original record's key (a Kutamo user id for user events), unchanged",
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (USER_SIGNED_IN, USER_PROVISIONED, DEAD_LETTERS)
