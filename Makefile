@@ -8,7 +8,7 @@ STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
 PACKAGES := contracts services/identity services/provisioning dev
 STAMP := $(VENV)/.installed
 
-.PHONY: help install infra-up infra-down run stop demo test fuzz bench schemas lint typecheck lock clean
+.PHONY: help install browser infra-up infra-down run stop demo test fuzz bench schemas lint typecheck lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,8 +36,11 @@ stop: install ## Stop everything `make run` started
 demo: install ## One demo sign-in against the running system; prints the provisioned user
 	$(STACK) demo
 
-test: install ## Start the real servers (reusing running ones), run every test, stop what was started
+test: install browser ## Start the real servers (reusing running ones), run every test, stop what was started
 	$(STACK) test -- $(PYTEST_ARGS)
+
+browser: ## Debian's Chromium for the browser test of the pipeline page (apt-get; needs root)
+	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }; }
 
 fuzz: install ## A longer schemathesis run against the identity API (FUZZ_MAX_EXAMPLES, default 300)
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-300} $(STACK) test -- tests/e2e/identity/test_openapi_fuzz.py -q

@@ -16,17 +16,24 @@ import httpx
 import pytest
 
 from kutamo_dev import stack as dev_stack
+from kutamo_dev.ports import free_port
 from tests.support.processes import ServiceProcess, service_env
 
 RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
 # The bootstrap operator key of the identity service under test; a fresh one per session.
 OPERATOR_KEY = "op-" + secrets.token_urlsafe(32)
+# The test workers' consumer group and port, known before either service starts (each names the other).
+CONSUMER_GROUP = f"kutamo-test-{uuid.uuid4().hex[:8]}"
+PROVISIONING_PORT = free_port()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Tests that rotate Microsoft's keys or stop Kafka run last, so they cannot disturb the others.
+    # Tests that disturb shared servers run after the others, in this order; the log scan comes last.
+    order = ["rotates_keys", "disrupts_kafka", "stops_services", "disrupts_database", "scans_logs"]
+
     def disruption(item: pytest.Item) -> int:
-        return 2 if item.get_closest_marker("disrupts_kafka") else 1 if item.get_closest_marker("rotates_keys") else 0
+        marks = [i + 1 for i, name in enumerate(order) if item.get_closest_marker(name)]
+        return max(marks, default=0)
 
     items.sort(key=disruption)
 
@@ -76,6 +83,8 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             # Short, so key-rotation tests need not wait five minutes; the kid-flood test stays within it.
             "SIGNING_KEYS_MIN_REFRESH_SECONDS": "3",
             "KUTAMO_OPERATOR_KEY": OPERATOR_KEY,
+            "PROVISIONING_CONSUMER_GROUP": CONSUMER_GROUP,
+            "PROVISIONING_BASE_URL": f"http://127.0.0.1:{PROVISIONING_PORT}",
             "LOG_LEVEL": "DEBUG",
         }
     )
@@ -97,7 +106,8 @@ def provisioning(
             "TOKEN_SEALING_KEY": stack.sealing_key,
             "GRAPH_BASE_URL": emulator_url,
             "IDENTITY_BASE_URL": identity.url,
-            "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
+            "KAFKA_CONSUMER_GROUP": CONSUMER_GROUP,
+            "PORT": str(PROVISIONING_PORT),
             "LOG_LEVEL": "DEBUG",
         }
     )

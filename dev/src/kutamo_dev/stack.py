@@ -34,7 +34,9 @@ __all__ = [
     "restart_kafka",
     "save",
     "start_kafka",
+    "start_postgres",
     "stop_kafka",
+    "stop_postgres",
     "up",
 ]
 
@@ -178,6 +180,27 @@ def restart_kafka(stack: Stack) -> Stack:
     """Stop and start the managed broker on the same ports and data (an outage of a few seconds)."""
     stop_kafka(stack)
     return start_kafka(stack)
+
+
+def stop_postgres(stack: Stack) -> None:
+    """Stop the managed PostgreSQL, keeping its port and data so `start_postgres` brings it back."""
+    if not stack.postgres.managed:
+        raise StackError("PostgreSQL is external (DATABASE_URL); the stack cannot stop it")
+    postgres.stop(stack.postgres)
+
+
+def start_postgres(stack: Stack) -> Stack:
+    """Start the managed PostgreSQL again on its recorded port and data; updates and saves the record."""
+    if not stack.postgres.managed:
+        raise StackError("PostgreSQL is external (DATABASE_URL); the stack cannot start it")
+    if procs.alive(stack.postgres.pid):
+        return stack
+    port = stack.postgres.port
+    if port is not None and not is_free(port):
+        raise StackError(f"PostgreSQL cannot start again: port {port} is taken by another process")
+    stack.postgres = postgres.start(Path(stack.run_dir), port)
+    save(stack)
+    return stack
 
 
 def _require_managed_kafka(stack: Stack) -> None:

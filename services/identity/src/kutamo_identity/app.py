@@ -21,6 +21,8 @@ from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.errors import EXCEPTION_HANDLERS
 from kutamo_identity.health import HealthController
 from kutamo_identity.metrics import IdentityMetrics
+from kutamo_identity.ops.controller import OpsController
+from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions.issuer import SessionIssuer
@@ -41,9 +43,15 @@ def create_app(
     new_id: IdFactory = random_id,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
-    relay = OutboxRelay(config.database_url, config.kafka_bootstrap_servers, clock)
-    sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
     metrics = IdentityMetrics()
+    relay = OutboxRelay(
+        config.database_url,
+        config.kafka_bootstrap_servers,
+        clock,
+        metrics=metrics,
+        retention=timedelta(hours=config.outbox_retention_hours),
+    )
+    sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -63,6 +71,15 @@ def create_app(
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         app.state.tenant_admin = TenantAdminService(pool, config, clock)
         app.state.authenticator = Authenticator(pool, config.operator_key)
+        app.state.pipeline = PipelineView(
+            pool,
+            config.kafka_bootstrap_servers,
+            config.provisioning_consumer_group,
+            config.provisioning_base_url,
+            metrics.recent_sign_ins,
+            metrics.recent_microsoft_errors,
+            clock,
+        )
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         chores = [
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
@@ -77,6 +94,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(relay_task, 10)
             await asyncio.gather(*chores, return_exceptions=True)
+            await app.state.pipeline.close()
             await http.aclose()
             await pool.close()
 
@@ -96,6 +114,10 @@ def create_app(
         authenticator: Authenticator = state.authenticator
         return authenticator
 
+    def provide_pipeline(state: State) -> PipelineView:
+        pipeline: PipelineView = state.pipeline
+        return pipeline
+
     def provide_relay() -> OutboxRelay:
         return relay
 
@@ -106,13 +128,14 @@ def create_app(
         return metrics
 
     return Litestar(
-        route_handlers=[SignInController, TenantsController, HealthController],
+        route_handlers=[SignInController, TenantsController, OpsController, HealthController],
         lifespan=[lifespan],
         dependencies={
             "db_pool": Provide(provide_pool, sync_to_thread=False),
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
             "authenticator": Provide(provide_authenticator, sync_to_thread=False),
+            "pipeline": Provide(provide_pipeline, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),

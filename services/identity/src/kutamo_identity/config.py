@@ -39,6 +39,15 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "KUTAMO_OPERATOR_KEY": (False, "Bootstrap operator API key (32+ characters) for a fresh deployment; unset: none"),
     "LOGIN_CODE_GRACE_DAYS": (False, "Days an old login code keeps working after a rename (default 30)"),
     "CORS_ALLOWED_ORIGINS": (False, "Comma-separated frontend origins allowed to call the API from a browser"),
+    "PROVISIONING_CONSUMER_GROUP": (
+        False,
+        "Consumer group of the provisioning workers, for the lag on /ops (default kutamo-provisioning)",
+    ),
+    "PROVISIONING_BASE_URL": (False, "Provisioning worker base URL; /ops shows its Graph figures (default: not shown)"),
+    "OUTBOX_RETENTION_HOURS": (
+        False,
+        "Hours published outbox rows are kept before the relay deletes them (default 168)",
+    ),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -65,7 +74,10 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     operator_key: str | None
     login_code_grace_days: int
     cors_allowed_origins: list[str]
+    provisioning_consumer_group: str
+    provisioning_base_url: str | None
     log_level: str
+    outbox_retention_hours: int = 168
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -136,5 +148,12 @@ def from_env(environ: Mapping[str, str]) -> Config:
         operator_key=_operator_key(environ),
         login_code_grace_days=_int(environ, "LOGIN_CODE_GRACE_DAYS", 30, 0, 365),
         cors_allowed_origins=_origins(environ),
+        provisioning_consumer_group=environ.get("PROVISIONING_CONSUMER_GROUP", "kutamo-provisioning"),
+        provisioning_base_url=(
+            _url(environ, "PROVISIONING_BASE_URL", "", ("http", "https"))
+            if environ.get("PROVISIONING_BASE_URL")
+            else None
+        ),
         log_level=level,
+        outbox_retention_hours=_int(environ, "OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365),
     )

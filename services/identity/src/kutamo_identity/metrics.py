@@ -6,6 +6,8 @@ Label sets are bounded: `tenant_id` is bounded by configuration (one per custome
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
+from kutamo_identity.ops.recent import RecentOutcomes
+
 
 class IdentityMetrics:
     def __init__(self) -> None:
@@ -61,3 +63,14 @@ class IdentityMetrics:
             ["tenant_id", "code"],
             registry=self.registry,
         )
+        self.recent_sign_ins = RecentOutcomes()
+        self.recent_microsoft_errors = RecentOutcomes()
+
+    def sign_in(self, tenant_id: str, result: str) -> None:
+        """Count one sign-in outcome: `ok` or the refusal code."""
+        self.sign_ins.labels(tenant_id, result).inc()
+        self.recent_sign_ins.add(tenant_id, result)
+
+    def microsoft_error(self, tenant_id: str, code: str) -> None:
+        self.microsoft_errors.labels(tenant_id, code).inc()
+        self.recent_microsoft_errors.add(tenant_id, code)

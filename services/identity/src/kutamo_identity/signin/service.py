@@ -84,10 +84,10 @@ class SignInService:
         try:
             response = await self._sign_in(connection, request, traceparent)
         except SignInRefused as refusal:
-            self._metrics.sign_ins.labels(str(connection.tenant_id), refusal.code).inc()
+            self._metrics.sign_in(str(connection.tenant_id), refusal.code)
             log.info("sign-in refused", extra={"code": refusal.code})
             raise
-        self._metrics.sign_ins.labels(str(connection.tenant_id), "ok").inc()
+        self._metrics.sign_in(str(connection.tenant_id), "ok")
         log.info("sign-in accepted", extra={"user_id": response.user_id, "event_id": response.event_id})
         return response
 
@@ -192,7 +192,7 @@ class SignInService:
         connection = await self._connection(login_code)
         found = microsoft_errors.guidance(report.error, report.error_description, report.error_codes)
         label = found.code if found.code in microsoft_errors.KNOWN_CODES else "other"
-        self._metrics.microsoft_errors.labels(str(connection.tenant_id), label).inc()
+        self._metrics.microsoft_error(str(connection.tenant_id), label)
         return MicrosoftErrorGuidance(
             code=found.code, detail=found.detail, admin_hint=found.admin_hint, retry=found.retry
         )
@@ -207,7 +207,7 @@ class SignInService:
     async def _connection(self, login_code: str) -> Connection:
         connection = await find_by_login_code(self._pool, login_code)
         if connection is None:
-            self._metrics.sign_ins.labels("unknown", "unknown_login_code").inc()
+            self._metrics.sign_in("unknown", "unknown_login_code")
             raise self._unknown(login_code)
         return connection
 

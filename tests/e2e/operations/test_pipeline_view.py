@@ -1,0 +1,95 @@
+"""Operators see the pipeline: the summary behind /ops, and metrics that move with what happens."""
+
+import time
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_dev import stack as dev_stack
+from tests.conftest import CONSUMER_GROUP, OPERATOR_KEY
+from tests.e2e.conftest import eventually, provisioned_user
+from tests.e2e.operations.scrape import metrics, total
+from tests.support.microsoft import Emulator
+from tests.support.processes import ServiceProcess
+from tests.support.signin import sign_in
+from tests.support.tenants import Tenant
+
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+
+
+async def test_the_pipeline_summary_needs_an_operator_key(http: httpx.AsyncClient, identity: ServiceProcess) -> None:
+    assert (await http.get(f"{identity.url}/ops/summary")).json()["code"] == "api_key_required"
+    page = await http.get(f"{identity.url}/ops")
+    assert page.status_code == 200
+    assert "pipeline" in page.text
+
+
+async def test_the_pipeline_summary_shows_every_stage(
+    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant, microsoft: Emulator
+) -> None:
+    person = await microsoft.add_user(tenant.directory_id, name="Ops", mail="ops@contoso.com", title="SRE")
+    signed_in = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
+    await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"], title="SRE")
+
+    summary = (await http.get(f"{identity.url}/ops/summary", headers=OPERATOR)).json()
+
+    ours = next(t for t in summary["sign_ins"] if t["tenant_id"] == tenant.tenant_id)
+    assert ours["ok_last_15_minutes"] >= 1
+    assert summary["outbox"]["available"] is True
+    assert summary["consumer"]["group"] == CONSUMER_GROUP
+    assert len(summary["consumer"]["partitions"]) == USER_SIGNED_IN.partitions
+    assert summary["dead_letters"]["available"] is True
+    assert summary["graph"]["available"] is True
+    assert any(key.startswith("me ") for key in summary["graph"]["calls_by_endpoint_and_status"])
+
+
+async def test_metrics_move_through_sign_ins_a_refusal_graph_throttling_and_a_dead_letter(
+    http: httpx.AsyncClient,
+    identity: ServiceProcess,
+    provisioning: ServiceProcess,
+    tenant: Tenant,
+    microsoft: Emulator,
+    stack: dev_stack.Stack,
+) -> None:
+    before_identity = await metrics(http, identity.url)
+    before_worker = await metrics(http, provisioning.url)
+    person = await microsoft.add_user(tenant.directory_id, name="Metric", mail="m@contoso.com", title="Analyst")
+    ok = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
+    await provisioned_user(http, provisioning, ok["user_id"], ok["session_token"], title="Analyst")
+    expired = await sign_in(http, identity, microsoft, tenant, person["oid"], issued_at=int(time.time()) - 7200)
+    await http.post(f"{microsoft.url}/_emulator/faults", json={"endpoint": "me", "status": 429, "retry_after": 1})
+    await microsoft.add_user(tenant.directory_id, name="Metric", mail="m@contoso.com", title="Lead", oid=person["oid"])
+    throttled = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
+    await provisioned_user(http, provisioning, throttled["user_id"], throttled["session_token"], title="Lead")
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        await producer.send_and_wait(USER_SIGNED_IN.name, b"not an event", key=b"metrics-test")
+    finally:
+        await producer.stop()
+
+    async def dead_lettered() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+        now = await metrics(http, provisioning.url)
+        grew = total(now, "kutamo_provisioning_dead_letters_total") > total(
+            before_worker, "kutamo_provisioning_dead_letters_total"
+        )
+        return now if grew else None
+
+    after_worker = await eventually(dead_lettered, what="a dead letter in the worker's metrics")
+    after_identity = await metrics(http, identity.url)
+
+    def grew(before: dict, after: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+        return total(after, name, **labels) - total(before, name, **labels)
+
+    tenant_label = {"tenant_id": tenant.tenant_id}
+    assert grew(before_identity, after_identity, "kutamo_identity_sign_ins_total", result="ok", **tenant_label) == 2
+    assert grew(before_identity, after_identity, "kutamo_identity_sign_ins_total", result="token_expired",
+                **tenant_label) == 1  # fmt: skip
+    assert expired.status_code == 401
+    assert grew(before_identity, after_identity, "kutamo_identity_token_validation_seconds_count") >= 2
+    assert grew(before_identity, after_identity, "kutamo_identity_relay_published_total") >= 2
+    assert grew(before_worker, after_worker, "kutamo_provisioning_graph_calls_total", endpoint="me", status="429") == 1
+    assert grew(before_worker, after_worker, "kutamo_provisioning_graph_throttle_wait_seconds_total") >= 1
+    assert grew(before_worker, after_worker, "kutamo_provisioning_dead_letters_total", reason="malformed_event") == 1
+    assert total(after_identity, "process_resident_memory_bytes") > 0
