@@ -1,0 +1,133 @@
+"""Fixtures for the event tests: a database of the test's own with the identity schema, a topic of its own,
+relays run in the test process, and a reader of what reached Kafka."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import msgspec
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from kutamo_contracts.envelope import Envelope
+from kutamo_dev import stack as dev_stack
+from kutamo_identity import db as identity_db
+from kutamo_identity.outbox import writer
+from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.seams import system_clock
+
+PARTITIONS = 3
+
+
+class Received(msgspec.Struct, frozen=True):
+    key: str
+    event_id: str
+    value: bytes
+    partition: int
+    offset: int
+
+
+@pytest.fixture
+async def relay_database(stack: dev_stack.Stack) -> AsyncIterator[str]:
+    """A fresh database with the identity migrations, so the relays here compete with nobody else's."""
+    name = f"kutamo_relay_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    url = f"{stack.postgres.url.rpartition('/')[0]}/{name}"
+    await identity_db.migrate_database(url)
+    yield url
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'drop database if exists "{name}" with (force)')
+    await admin.close()
+
+
+@pytest.fixture
+async def relay_db(relay_database: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(relay_database, server_settings={"search_path": "identity"})
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def topic(stack: dev_stack.Stack) -> str:
+    name = f"test.relay.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
+
+
+def envelope(topic: str, key: str, event_id: str, value: bytes | None = None) -> Envelope:
+    return Envelope(
+        topic=topic,
+        key=key.encode(),
+        value=value or msgspec.json.encode({"event_id": event_id, "user_id": key}),
+        headers=[("ce_specversion", b"1.0"), ("ce_id", event_id.encode()), ("ce_source", b"urn:test")],
+    )
+
+
+async def write_event(conn: asyncpg.Connection, topic: str, key: str) -> str:
+    """One outbox row, inside whatever transaction `conn` is in; returns its event id."""
+    event_id = str(uuid.uuid4())
+    await writer.add(conn, event_id, envelope(topic, key, event_id), datetime.now(UTC))
+    return event_id
+
+
+RelayFactory = Callable[..., Awaitable[tuple[OutboxRelay, "asyncio.Task[None]"]]]
+
+
+@pytest.fixture
+async def start_relay(stack: dev_stack.Stack, relay_database: str) -> AsyncIterator[RelayFactory]:
+    running: list[tuple[OutboxRelay, asyncio.Task[None]]] = []
+
+    async def start(**options: object) -> tuple[OutboxRelay, asyncio.Task[None]]:
+        relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, poll_interval=0.2, **options)  # type: ignore[arg-type]
+        task = asyncio.create_task(relay.run())
+        running.append((relay, task))
+        return relay, task
+
+    yield start
+    for relay, _ in running:
+        relay.stop()
+    await asyncio.wait_for(asyncio.gather(*(task for _, task in running), return_exceptions=True), 20)
+
+
+async def read_topic(
+    bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0
+) -> list[Received]:
+    """Everything on the topic from the beginning: until `expected` records arrived, then `settle` more
+    seconds so duplicates would show; fails after `within` seconds."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    received: list[Received] = []
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        settle_until: float | None = None
+        while loop.time() < (settle_until or deadline):
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    headers = dict(r.headers)
+                    received.append(Received(r.key.decode(), headers["ce_id"].decode(), r.value, r.partition, r.offset))
+            if settle_until is None and len(received) >= expected:
+                settle_until = loop.time() + settle
+        return received
+    finally:
+        await consumer.stop()
+
+
+def per_key(received: list[Received]) -> dict[str, list[str]]:
+    """Event ids of each key, in the order Kafka holds them (one key lives on one partition)."""
+    keys: dict[str, list[str]] = {}
+    for r in sorted(received, key=lambda r: (r.partition, r.offset)):
+        keys.setdefault(r.key, []).append(r.event_id)
+    return keys
