@@ -1,5 +1,7 @@
 """Operators see the pipeline: the summary behind /ops, and metrics that move with what happens."""
 
+import subprocess
+import sys
 import time
 
 import httpx
@@ -93,3 +95,15 @@ async def test_metrics_move_through_sign_ins_a_refusal_graph_throttling_and_a_de
     assert grew(before_worker, after_worker, "kutamo_provisioning_graph_throttle_wait_seconds_total") >= 1
     assert grew(before_worker, after_worker, "kutamo_provisioning_dead_letters_total", reason="malformed_event") == 1
     assert total(after_identity, "process_resident_memory_bytes") > 0
+
+
+def test_ops_status_prints_the_same_summary_in_a_terminal(identity: ServiceProcess) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kutamo_identity", "ops", "status"],
+        env=identity.env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+
+    for heading in ("Sign-ins", "Outbox", "Provisioning consumer lag", "Dead letters", "Microsoft Graph"):
+        assert heading in done.stdout
+    assert f"group {CONSUMER_GROUP}:" in done.stdout
+    assert "UNAVAILABLE" not in done.stdout.split("Microsoft Graph")[0]

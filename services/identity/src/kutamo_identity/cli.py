@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import sys
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -24,6 +25,9 @@ import msgspec
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.errors import IdentityError
+from kutamo_identity.ops.pipeline import PipelineView
+from kutamo_identity.ops.recent import RecentOutcomes
+from kutamo_identity.ops.table import render
 from kutamo_identity.seams import random_id, system_clock
 from kutamo_identity.signin import secrets
 from kutamo_identity.tenancy import operator_transaction, tenant_transaction
@@ -48,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--operator", action="store_true", help="an operator key: acts on every tenant")
     scope.add_argument("--tenant-id", help="a tenant-admin key for this tenant")
     key.add_argument("--name", default="api key", help="what the key is for")
+    ops = groups.add_parser("ops", help="operate the pipeline").add_subparsers(dest="action", required=True)
+    status = ops.add_parser("status", help="the pipeline summary of the /ops page, as tables")
+    status.add_argument("--json", action="store_true", help="print the summary as JSON instead")
     return parser
 
 
@@ -128,15 +135,29 @@ async def _create_key(config: Config, args: argparse.Namespace) -> dict[str, str
     return {"id": str(described["id"]), "scope": scope, "key": key}
 
 
+async def _ops_status(config: Config, args: argparse.Namespace) -> dict[str, Any] | str:
+    pool = await db.create_pool(config.database_url, max_size=4)
+    pipeline = PipelineView(
+        pool, config.kafka_bootstrap_servers, config.provisioning_consumer_group, config.provisioning_base_url,
+        RecentOutcomes(), RecentOutcomes(), system_clock,
+    )  # fmt: skip
+    try:
+        summary = await pipeline.summary()
+    finally:
+        await pipeline.close()
+        await pool.close()
+    return msgspec.to_builtins(summary) if args.json else render(summary)
+
+
 def main(argv: list[str], config: Config) -> int:
     args = _parser().parse_args(argv)
     actions = {("tenants", "create"): _create, ("tenants", "verification-code"): _verification_code,
-               ("keys", "create"): _create_key}  # fmt: skip
+               ("keys", "create"): _create_key, ("ops", "status"): _ops_status}  # fmt: skip
     action = actions[(args.group, args.action)]
     try:
         result = asyncio.run(action(config, args))
     except IdentityError as exc:
         sys.stderr.write(f"error ({exc.code}): {exc.detail}\n")
         return 1
-    sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
+    sys.stdout.write(result if isinstance(result, str) else msgspec.json.encode(result).decode() + "\n")
     return 0
