@@ -19,7 +19,7 @@ from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.errors import EXCEPTION_HANDLERS
-from kutamo_identity.health import HealthController
+from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
@@ -84,6 +84,7 @@ def create_app(
         chores = [
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
+            asyncio.create_task(watch_readiness(pool, relay, metrics), name="readiness"),
         ]
         try:
             yield

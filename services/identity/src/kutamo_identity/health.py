@@ -13,22 +13,41 @@ from kutamo_identity.seams import Clock
 from kutamo_identity.sessions.issuer import published_keys
 
 
+async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]:
+    """Each check and whether it passed; the service is ready when all pass."""
+    checks: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
+        checks["database"] = {"ok": True}
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    # Kafka being down does not stop sign-ins (events wait in the outbox), so it informs but does not fail.
+    checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
+    return checks
+
+
+async def watch_readiness(
+    db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics, every: float = 5
+) -> None:
+    """Keep the `kutamo_identity_ready` gauge current between scrapes (cancel to stop)."""
+    while True:
+        checks = await readiness(db_pool, relay)
+        metrics.ready.set(1 if all(c["ok"] for c in checks.values()) else 0)
+        await asyncio.sleep(every)
+
+
 class HealthController(Controller):
     @get("/health/live", summary="The process is alive")
     async def live(self) -> dict[str, str]:
         return {"status": "ok"}
 
     @get("/health/ready", summary="The service can serve sign-ins")
-    async def ready(self, db_pool: asyncpg.Pool, relay: OutboxRelay) -> Response[dict[str, Any]]:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
-            checks["database"] = {"ok": True}
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            checks["database"] = {"ok": False, "error": type(exc).__name__}
-        # Kafka being down does not stop sign-ins (events wait in the outbox), so it informs but does not fail.
-        checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
+    async def ready(
+        self, db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics
+    ) -> Response[dict[str, Any]]:
+        checks = await readiness(db_pool, relay)
         ok = all(check["ok"] for check in checks.values())
+        metrics.ready.set(1 if ok else 0)
         return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
     @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4")

@@ -31,6 +31,11 @@ class IdentityMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.ready = Gauge(
+            "kutamo_identity_ready",
+            "1 when the service can serve sign-ins (its database answers), else 0.",
+            registry=self.registry,
+        )
         self.outbox_backlog = Gauge(
             "kutamo_identity_outbox_backlog_rows",
             "Outbox rows not yet published to Kafka.",
