@@ -134,8 +134,8 @@ class OutboxRelay:
             log.info("outbox relay leading")
             await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
             while not self._stopping.is_set():
+                await self._chores(conn, leader=True)  # first: the backlog shows while Kafka is down too
                 sent = await self._publish_batch(conn)
-                await self._chores(conn, leader=True)
                 if sent < self._batch:
                     await self._sleep(self._poll)
         finally:
