@@ -24,11 +24,13 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.writer import CHANNEL
@@ -39,19 +41,25 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK = 0x6B7574616D6F02
 _CLEANUP_CHUNK = 10_000
 
-# Rows below the horizon, in id order, except those with an earlier unpublished row of the same key
-# that is not below it yet.
+# The first $1 waiting rows in id order, not in flight ($2); of those, the ones below the horizon,
+# except rows of a key that has an earlier row still above it. Such an earlier row has a lower id and
+# is waiting, so it is in this head too. A batch is smaller only while rows above the horizon sit in
+# the head; the next round reads them again.
 _READY = """
-with horizon as (select pg_snapshot_xmin(pg_current_snapshot()) as xmin)
-select o.id, o.topic, o.key, o.value, o.headers::text as headers
-from outbox o, horizon h
-where o.published_at is null and o.xid < h.xmin
-  and not exists (
-    select 1 from outbox p
-    where p.published_at is null and p.key = o.key and p.id < o.id and p.xid >= h.xmin
-  )
-order by o.id
-limit $1
+with horizon as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
+head as materialized (
+    select id, topic, key, value, headers, xid from outbox
+    where published_at is null and id not in (select unnest($2::bigint[]))
+    order by id limit $1
+),
+held as (
+    select key, min(id) as first_id from head, horizon h where head.xid >= h.xmin group by key
+)
+select head.id, head.topic, head.key, head.value, head.headers::text as headers
+from head, horizon h
+where head.xid < h.xmin
+  and not exists (select 1 from held where held.key = head.key and held.first_id < head.id)
+order by head.id
 """
 _BACKLOG = "select count(*) as rows, min(created_at) as oldest from outbox where published_at is null"
 _CLEANUP = """
@@ -59,10 +67,21 @@ delete from outbox where id in (
     select id from outbox where published_at is not null and published_at < $1 limit $2
 )
 """
-# A dead relay host (no FIN, no RST) frees the lock within about 10 + 3 * 5 seconds.
-_KEEPALIVES = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
+_SESSION = {
+    "search_path": "identity",
+    "application_name": "kutamo-outbox-relay",
+    # A dead relay host (no FIN, no RST) frees the lock within about 10 + 3 * 5 seconds.
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+    # Every relay query walks an index in id order and stops at the batch size. Without fresh
+    # statistics (a new or fast-growing outbox) the planner would rather bitmap-scan and sort the
+    # whole backlog: 30x slower at 100,000 waiting rows.
+    "enable_bitmapscan": "off",
+}
 
 _headers = msgspec.json.Decoder(list[tuple[str, str]])
+_partitioner = DefaultPartitioner()
 
 
 class OutboxRelay:
@@ -90,16 +109,26 @@ class OutboxRelay:
         self._max_backoff = max_backoff
         self._observe_every = observe_every
         self._cleanup_every = cleanup_every
-        self._next_observe = 0.0
         self._next_cleanup = 0.0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[str, list[int]] = {}
+        self._key_partitions: dict[tuple[str, bytes], int] = {}
         self.published_total = 0
         self.is_leader = False
         self.last_error: str | None = None
 
     async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch_backlog(), name="outbox-backlog") if self._metrics else None
+        try:
+            await self._relay()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _relay(self) -> None:
         backoff = self._poll
         while not self._stopping.is_set():
             try:
@@ -122,47 +151,80 @@ class OutboxRelay:
     async def _run_once_connected(self) -> None:
         conn: asyncpg.Connection = await asyncpg.connect(
             self._database_url,
-            server_settings={"search_path": "identity", "application_name": "kutamo-outbox-relay", **_KEEPALIVES},
+            server_settings=_SESSION,
         )
         try:
             while not await conn.fetchval("select pg_try_advisory_lock($1)", _RELAY_LOCK):
                 self.is_leader = False
-                await self._chores(conn, leader=False)
                 if await self._sleep(self._poll * 4):
                     return
             self.is_leader = True
             log.info("outbox relay leading")
             await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
-            while not self._stopping.is_set():
-                await self._chores(conn, leader=True)  # first: the backlog shows while Kafka is down too
-                sent = await self._publish_batch(conn)
-                if sent < self._batch:
-                    await self._sleep(self._poll)
+            await self._publish(conn)
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
 
-    async def _publish_batch(self, conn: asyncpg.Connection) -> int:
-        rows = await conn.fetch(_READY, self._batch)
-        if not rows:
-            return 0
-        started = time.perf_counter()
+    async def _publish(self, conn: asyncpg.Connection) -> None:
+        """Publish until stopped, one batch in flight: the next batch is read while Kafka takes this one,
+        and this one is marked while Kafka takes the next. A batch is sent only after the previous one
+        was acknowledged, so a failure never lets a later row overtake an earlier one."""
+        rows = await self._ready(conn, [])
         producer = await self._ensure_producer()
-        futures = [
-            await producer.send(
-                row["topic"],
-                value=row["value"],
-                key=row["key"],
-                headers=[(name, value.encode()) for name, value in _headers.decode(row["headers"])],
-            )
-            for row in rows
-        ]
-        await asyncio.gather(*futures)
+        sending = await self._send(producer, rows)
+        while not self._stopping.is_set():
+            started = time.perf_counter()
+            following = await self._ready(conn, [r["id"] for r in rows])
+            await asyncio.gather(*sending)
+            sending = await self._send(producer, following)
+            if rows:
+                await self._mark(conn, rows, started)
+            await self._cleanup_now_and_then(conn)
+            if not following:
+                await asyncio.gather(*sending)
+                if await self._sleep(self._poll):
+                    return
+            rows = following
+
+    async def _ready(self, conn: asyncpg.Connection, in_flight: list[int]) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(_READY, self._batch, in_flight)
+        return rows
+
+    async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list["asyncio.Future[Any]"]:
+        """Queue the rows as one Kafka batch per partition (a key always maps to the same partition, as
+        the default partitioner would place it); return the futures of their acknowledgements."""
+        per_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        for row in rows:
+            per_partition.setdefault((row["topic"], await self._partition(producer, row)), []).append(row)
+        futures = []
+        for (topic, partition), members in per_partition.items():
+            batch = producer.create_batch()
+            for row in members:
+                headers = [(name, value.encode()) for name, value in _headers.decode(row["headers"])]
+                if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    async def _partition(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> int:
+        topic, key = row["topic"], row["key"]
+        if topic not in self._partitions:
+            self._partitions[topic] = sorted(await producer.partitions_for(topic))
+        cached = self._key_partitions.get((topic, key))
+        if cached is None:
+            if len(self._key_partitions) > 200_000:
+                self._key_partitions.clear()
+            cached = _partitioner(key, self._partitions[topic], self._partitions[topic])
+            self._key_partitions[(topic, key)] = cached
+        return cached
+
+    async def _mark(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], started: float) -> None:
         await conn.execute(
-            "update outbox set published_at = $1 where id = any($2::bigint[])",
-            self._clock(),
-            [r["id"] for r in rows],
+            "update outbox set published_at = $1 where id = any($2::bigint[])", self._clock(), [r["id"] for r in rows]
         )
         self.published_total += len(rows)
         self.last_error = None
@@ -170,19 +232,33 @@ class OutboxRelay:
             self._metrics.relay_published.inc(len(rows))
             self._metrics.relay_publish_seconds.observe(time.perf_counter() - started)
         log.debug("outbox rows published", extra={"count": len(rows), "last_id": rows[-1]["id"]})
-        return len(rows)
 
-    async def _chores(self, conn: asyncpg.Connection, *, leader: bool) -> None:
-        """Now and then: backlog metrics (every instance), cleanup of old published rows (the leader)."""
-        now = time.monotonic()
-        if self._metrics is not None and now >= self._next_observe:
-            self._next_observe = now + self._observe_every
-            backlog = await conn.fetchrow(_BACKLOG)
-            self._metrics.outbox_backlog.set(backlog["rows"])
-            oldest: datetime | None = backlog["oldest"]
-            self._metrics.outbox_oldest_age.set(max(0.0, (self._clock() - oldest).total_seconds()) if oldest else 0)
-        if leader and now >= self._next_cleanup:
-            self._next_cleanup = now + self._cleanup_every
+    async def _watch_backlog(self) -> None:
+        """Every instance, leading or not, on a connection of its own: the backlog's size and age stay
+        visible whatever the publishing side is waiting for (Kafka down, a slow batch)."""
+        assert self._metrics is not None
+        conn: asyncpg.Connection | None = None
+        try:
+            while True:
+                try:
+                    if conn is None or conn.is_closed():
+                        conn = await asyncpg.connect(self._database_url, server_settings=_SESSION)
+                    backlog = await conn.fetchrow(_BACKLOG)
+                    oldest: datetime | None = backlog["oldest"]
+                    age = (self._clock() - oldest).total_seconds() if oldest else 0.0
+                    self._metrics.outbox_backlog.set(backlog["rows"])
+                    self._metrics.outbox_oldest_age.set(max(0.0, age))
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.debug("outbox backlog not read", extra={"error": type(exc).__name__})
+                await asyncio.sleep(self._observe_every)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=2)
+
+    async def _cleanup_now_and_then(self, conn: asyncpg.Connection) -> None:
+        if time.monotonic() >= self._next_cleanup:
+            self._next_cleanup = time.monotonic() + self._cleanup_every
             await self.delete_published(conn)
 
     async def delete_published(self, conn: asyncpg.Connection) -> int:
@@ -221,6 +297,8 @@ class OutboxRelay:
         # A fresh producer after any failure: an idempotent producer can stay stuck after a broker
         # outage (aiokafka #1017), and a new one costs only a connection.
         producer, self._producer = self._producer, None
+        self._partitions.clear()
+        self._key_partitions.clear()
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
