@@ -63,7 +63,7 @@ async def test_malformed_and_still_failing_messages_are_dead_lettered_with_their
     malformed, graph_failed = (dict(r.headers) for r in letters)
     assert malformed["dlq_reason"] == b"malformed_event"
     assert malformed["dlq_error_class"] == b"MalformedEvent"
-    assert b"not valid JSON" in malformed["dlq_error_message"]
+    assert malformed["dlq_error_message"]  # the decoder's sentence, e.g. which header or field is wrong
     assert graph_failed["dlq_reason"] == b"graph_unavailable"
     assert graph_failed["dlq_error_class"] == b"GraphFailed"
     assert graph_failed["dlq_attempts"] == b"4"

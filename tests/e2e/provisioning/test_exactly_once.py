@@ -30,7 +30,7 @@ async def test_the_same_event_delivered_twice_leaves_one_user_with_the_right_dat
     try:
         await kit.publish(bootstrap, topic, [event])
         await kit.publish(bootstrap, topic, [event])
-        await kit.until(lambda: kit.metric(http, worker, "provisioning_events_total", outcome="duplicate"),
+        await kit.until(lambda: kit.metric(http, worker, "kutamo_provisioning_events_total", outcome="duplicate"),
                         what="the second delivery")  # fmt: skip
         response = await http.get(f"{worker.url}/v1/users/{user_id}", headers={"X-Operator-Key": kit.OPERATOR_KEY})
     finally:
@@ -122,4 +122,4 @@ async def _all(db: asyncpg.Connection, events: list[kit.UserSignedIn]) -> bool:
 
 
 async def _at_least(http: httpx.AsyncClient, worker: kit.Worker, outcome: str, n: int) -> bool:
-    return await kit.metric(http, worker, "provisioning_events_total", outcome=outcome) >= n
+    return await kit.metric(http, worker, "kutamo_provisioning_events_total", outcome=outcome) >= n

@@ -99,7 +99,7 @@ async def test_a_person_without_a_photo_gets_no_avatar_and_that_is_not_a_failure
 
 async def test_throttling_waits_as_long_as_graph_asks_then_provisions(scene: Scene) -> None:
     person, token = await scene.person(title="Planner")
-    waited = await scene.metric("provisioning_graph_throttle_wait_seconds_total", endpoint="me")
+    waited = await scene.metric("kutamo_provisioning_graph_throttle_wait_seconds_total", endpoint="me")
     await scene.fault(endpoint="me", status=429, retry_after=1)
     started = time.monotonic()
 
@@ -107,20 +107,20 @@ async def test_throttling_waits_as_long_as_graph_asks_then_provisions(scene: Sce
 
     assert user["title"] == "Planner"
     assert time.monotonic() - started >= 1.0
-    assert await scene.metric("provisioning_graph_throttle_wait_seconds_total", endpoint="me") == waited + 1
-    assert await scene.metric("provisioning_graph_calls_total", endpoint="me", status="429") >= 1
+    assert await scene.metric("kutamo_provisioning_graph_throttle_wait_seconds_total", endpoint="me") == waited + 1
+    assert await scene.metric("kutamo_provisioning_graph_calls_total", endpoint="me", status="429") >= 1
 
 
 async def test_a_server_error_is_retried_and_the_person_still_gets_their_avatar(scene: Scene) -> None:
     person, token = await scene.person(title="Designer")
-    retries = await scene.metric("provisioning_graph_retries_total", endpoint="photo")
+    retries = await scene.metric("kutamo_provisioning_graph_retries_total", endpoint="photo")
     await scene.fault(endpoint="photo", status=500, times=2)
 
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
 
     assert user["title"] == "Designer"
     assert user["avatar_url"] is not None
-    assert await scene.metric("provisioning_graph_retries_total", endpoint="photo") == retries + 2
+    assert await scene.metric("kutamo_provisioning_graph_retries_total", endpoint="photo") == retries + 2
 
 
 async def test_an_answer_slower_than_the_timeout_is_retried(scene: Scene) -> None:
@@ -130,7 +130,7 @@ async def test_an_answer_slower_than_the_timeout_is_retried(scene: Scene) -> Non
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
 
     assert user["title"] == "Analyst"
-    assert await scene.metric("provisioning_graph_calls_total", endpoint="me", status="timeout") >= 1
+    assert await scene.metric("kutamo_provisioning_graph_calls_total", endpoint="me", status="timeout") >= 1
 
 
 async def test_an_expired_or_refused_token_provisions_from_the_id_token_and_keeps_title_and_avatar(
@@ -159,7 +159,7 @@ async def test_an_expired_or_refused_token_provisions_from_the_id_token_and_keep
 
     assert (third["name"], third["title"]) == ("Diego S.", "Engineer")
     assert third["profile"]["not_refreshed_reason"] == "graph_token_refused"
-    assert await scene.metric("provisioning_graph_calls_total", endpoint="me", status="401") >= 1
+    assert await scene.metric("kutamo_provisioning_graph_calls_total", endpoint="me", status="401") >= 1
 
 
 async def test_graph_that_keeps_failing_does_not_hold_up_the_next_sign_ins(

@@ -1,6 +1,7 @@
 """The worker's read API: a tenant's people, their avatars, for a session of that tenant or an operator."""
 
 import asyncio
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,11 +113,10 @@ async def test_operators_see_health_and_the_pipeline_metrics(
     assert ready["checks"]["database"]["ok"] is True
     assert ready["checks"]["consumer"]["joined_group"] is True
     for name in (
-        "provisioning_consumer_lag_messages", "provisioning_batch_size_messages",
-        "provisioning_batch_processing_seconds",
-        "provisioning_events_total", "provisioning_dead_letters_total", "provisioning_graph_calls_total",
-        "provisioning_graph_retries_total", "provisioning_graph_throttle_wait_seconds_total",
-        "provisioning_avatar_downloads_total", "provisioning_avatar_downloaded_bytes_total",
+        "consumer_lag_messages", "batch_size_messages", "batch_processing_seconds", "events", "dead_letters",
+        "graph_calls", "graph_retries", "graph_throttle_wait_seconds", "avatar_downloads", "avatar_downloaded_bytes",
+        "ready",
     ):  # fmt: skip
-        assert f"# TYPE {name.removesuffix('_total')}" in metrics, name
-    assert 'provisioning_events_total{outcome="created"}' in metrics
+        assert re.search(rf"^# TYPE kutamo_provisioning_{name}(_total)? ", metrics, re.MULTILINE), name
+    assert "process_resident_memory_bytes" in metrics
+    assert 'kutamo_provisioning_events_total{outcome="created"}' in metrics

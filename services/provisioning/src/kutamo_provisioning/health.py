@@ -10,6 +10,32 @@ from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.metrics import CONTENT_TYPE_LATEST, Metrics
 from kutamo_provisioning.outbox import OutboxRelay
 
+_GAUGE_SECONDS = 5.0
+
+
+async def checks(db_pool: asyncpg.Pool, consumer: SignInConsumer) -> dict[str, Any]:
+    """Each check and whether it passed; the worker is ready when all pass."""
+    found: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
+        found["database"] = {"ok": True}
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        found["database"] = {"ok": False, "error": type(exc).__name__}
+    found["consumer"] = {
+        "ok": consumer.running and consumer.joined,
+        "running": consumer.running,
+        "joined_group": consumer.joined,
+        "assigned_partitions": sorted(tp.partition for tp in consumer.assigned),
+    }
+    return found
+
+
+async def keep_ready_gauge(db_pool: asyncpg.Pool, consumer: SignInConsumer, metrics: Metrics) -> None:
+    """Keep `kutamo_provisioning_ready` current between scrapes (cancel to stop)."""
+    while True:
+        metrics.ready.set(1 if all(c["ok"] for c in (await checks(db_pool, consumer)).values()) else 0)
+        await asyncio.sleep(_GAUGE_SECONDS)
+
 
 class HealthController(Controller):
     @get("/health/live")
@@ -18,22 +44,12 @@ class HealthController(Controller):
 
     @get("/health/ready")
     async def ready(
-        self, db_pool: asyncpg.Pool, consumer: SignInConsumer, relay: OutboxRelay
+        self, db_pool: asyncpg.Pool, consumer: SignInConsumer, relay: OutboxRelay, metrics: Metrics
     ) -> Response[dict[str, Any]]:
-        checks: dict[str, Any] = {}
-        try:
-            await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
-            checks["database"] = {"ok": True}
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            checks["database"] = {"ok": False, "error": type(exc).__name__}
-        checks["consumer"] = {
-            "ok": consumer.running and consumer.joined,
-            "running": consumer.running,
-            "joined_group": consumer.joined,
-            "assigned_partitions": sorted(tp.partition for tp in consumer.assigned),
-        }
-        ok = all(c["ok"] for c in checks.values())
-        body = {"status": "ok" if ok else "unavailable", "checks": checks, "outbox_relay_leader": relay.leader}
+        found = await checks(db_pool, consumer)
+        ok = all(c["ok"] for c in found.values())
+        metrics.ready.set(1 if ok else 0)
+        body = {"status": "ok" if ok else "unavailable", "checks": found, "outbox_relay_leader": relay.leader}
         return Response(body, status_code=200 if ok else 503)
 
     @get("/metrics")

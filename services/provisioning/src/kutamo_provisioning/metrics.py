@@ -1,70 +1,72 @@
-"""The worker's Prometheus metrics, in one registry per process (names follow issue 7).
+"""The worker's Prometheus metrics, in one registry per process (names follow issue 7 and operations/).
 
 Label sets are bounded: partition, endpoint, HTTP status, reason and outcome; never a user or tenant id.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
+P = "kutamo_provisioning_"
 _BATCH_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000)
 
 
 class Metrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+        self.registry = r = CollectorRegistry()
+        ProcessCollector(registry=r)
+        self.ready = Gauge(P + "ready", "1 when the database is reachable and the consumer in its group", registry=r)
         self.consumer_lag = Gauge(
-            "provisioning_consumer_lag_messages",
+            P + "consumer_lag_messages",
             "Messages not yet committed per partition (end offset minus committed offset)",
             ["topic", "partition"],
             registry=r,
         )
         self.batch_size = Histogram(
-            "provisioning_batch_size_messages", "Records per getmany batch", buckets=_BATCH_BUCKETS, registry=r
+            P + "batch_size_messages", "Records per getmany batch", buckets=_BATCH_BUCKETS, registry=r
         )
         self.batch_seconds = Histogram(
-            "provisioning_batch_processing_seconds", "Time from a batch's arrival to its offset commit", registry=r
+            P + "batch_processing_seconds", "Time from a batch's arrival to its offset commit", registry=r
         )
         self.events = Counter(
-            "provisioning_events_total",
+            P + "events_total",
             "Sign-in events by outcome: created, updated, unchanged (applied) or duplicate, stale (skipped)",
             ["outcome"],
             registry=r,
         )
         self.dead_letters = Counter(
-            "provisioning_dead_letters_total",
-            "Messages sent to the dead-letter topic, by reason",
-            ["reason"],
-            registry=r,
+            P + "dead_letters_total", "Messages sent to the dead-letter topic, by reason", ["reason"], registry=r
         )
         self.graph_calls = Counter(
-            "provisioning_graph_calls_total", "Microsoft Graph calls by endpoint and HTTP status (or timeout/error)",
-            ["endpoint", "status"], registry=r,
-        )  # fmt: skip
-        self.graph_retries = Counter(
-            "provisioning_graph_retries_total", "Graph calls retried, by endpoint and why", ["endpoint", "reason"],
+            P + "graph_calls_total",
+            "Microsoft Graph calls by endpoint and HTTP status (or timeout/error)",
+            ["endpoint", "status"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.graph_retries = Counter(
+            P + "graph_retries_total", "Graph calls retried, by endpoint and why", ["endpoint", "reason"], registry=r
+        )
         self.graph_throttle_seconds = Counter(
-            "provisioning_graph_throttle_wait_seconds_total", "Seconds waited because Graph asked (Retry-After)",
-            ["endpoint"], registry=r,
-        )  # fmt: skip
+            P + "graph_throttle_wait_seconds_total",
+            "Seconds waited because Graph asked (Retry-After)",
+            ["endpoint"],
+            registry=r,
+        )
         self.avatar_downloads = Counter(
-            "provisioning_avatar_downloads_total",
+            P + "avatar_downloads_total",
             "Avatar downloads by result: stored, none (404), rejected (type, bytes or size)",
             ["result"],
             registry=r,
         )
         self.avatar_bytes = Counter(
-            "provisioning_avatar_downloaded_bytes_total", "Bytes of avatars downloaded from Graph", registry=r
+            P + "avatar_downloaded_bytes_total", "Bytes of avatars downloaded from Graph", registry=r
         )
         self.outbox_published = Counter(
-            "provisioning_outbox_published_total", "user-provisioned events the relay published", registry=r
+            P + "outbox_published_total", "user-provisioned events the relay published", registry=r
         )
         self.outbox_errors = Counter(
-            "provisioning_outbox_publish_errors_total", "Relay attempts that failed and will be retried", registry=r
+            P + "outbox_publish_errors_total", "Relay attempts that failed and will be retried", registry=r
         )
 
     def exposition(self) -> bytes:

@@ -19,7 +19,7 @@ from kutamo_provisioning.batch import BatchProcessor
 from kutamo_provisioning.config import Config
 from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.graph import GraphClient
-from kutamo_provisioning.health import HealthController
+from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.outbox import OutboxRelay
 from kutamo_provisioning.provisioner import Provisioner
@@ -65,11 +65,13 @@ def create_app(
             asyncio.create_task(_keep_running("consumer", consumer.run, consumer.stopping), name="consumer"),
             asyncio.create_task(relay.run(consumer.stopping), name="outbox-relay"),
         ]
+        gauge = asyncio.create_task(keep_ready_gauge(pool, consumer, metrics), name="ready-gauge")
         try:
             yield
         finally:
             # SIGTERM/SIGINT land here through uvicorn: stop fetching, finish and commit the batch, close.
             consumer.stop()
+            gauge.cancel()
             _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_SECONDS)
             for task in pending:
                 task.cancel()
