@@ -1,0 +1,355 @@
+"""The outbox relay: throughput from outbox to Kafka, and latency from a committed sign-in to the user record.
+
+1. Throughput. N sign-in events are written to the outbox of a database of the bench's own (the
+   rows the sign-in writes: key, CloudEvent headers, JSON value). Baseline: a bare aiokafka producer
+   with the relay's settings (idempotent, acks=all) sending the same records from memory. Ours: the
+   service's OutboxRelay, from start to the last row marked published (read, publish, mark).
+2. Latency at a steady rate, injected at the outbox. The HTTP endpoint does ~125 sign-ins/s on this
+   2-core machine, so 1,000 sign-ins/s cannot come through HTTP: a process commits one sign-in
+   transaction per event (outbox row + NOTIFY, as the sign-in does) at 1,000/s; the relay runs in its
+   own process, a real provisioning worker (its own group, no Graph token: claims only) applies them.
+   Latency = commit of the outbox row -> the worker's processed-event row visible (polled every 10 ms,
+   one event in five sampled).
+3. Latency over HTTP at the rate this machine sustains with everything on it: identity and worker
+   processes, sign-ins posted at a steady rate (tokens minted beforehand, Graph read from the emulator),
+   latency = sign-in response -> the user record's processed-event row visible.
+"""
+
+import asyncio
+import contextlib
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.signin_validation import _prepare, _tenant, _wait_ready
+from kutamo_contracts.envelope import SOURCE_IDENTITY, Envelope, encode_record
+from kutamo_contracts.events import UserSignedIn
+from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_dev.ports import free_port
+from kutamo_dev.services import service_env
+from kutamo_dev.stack import Stack
+from kutamo_identity import db as identity_db
+from kutamo_identity.outbox import writer
+from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.seams import system_clock
+
+EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
+RATE, SECONDS = 1_000, 20
+HTTP_RATE, HTTP_SECONDS = 40, 15
+TENANT = "00000000-0000-4000-8000-0000000000be"
+
+
+def _envelope(topic: str, user: str) -> Envelope:
+    event_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    event = UserSignedIn(
+        event_id=event_id, tenant_id=TENANT, user_id=user, azure_tid=str(uuid.uuid4()), azure_oid=str(uuid.uuid4()),
+        signed_in_at=now, login_code="bench", name=f"Person {user[:8]}", email=f"{user[:8]}@contoso.com",
+    )  # fmt: skip
+    record = encode_record(USER_SIGNED_IN, event, event_id=event_id, subject=user, source=SOURCE_IDENTITY, time=now,
+                           traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")  # fmt: skip
+    return msgspec.structs.replace(record, topic=topic)
+
+
+async def _database(stack: Stack) -> str:
+    name = f"kutamo_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    url = stack.postgres.url.rpartition("/")[0] + f"/{name}"
+    await identity_db.migrate_database(url)
+    return url
+
+
+async def _drop(stack: Stack, url: str) -> None:
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'drop database if exists "{url.rpartition("/")[2]}" with (force)')
+    await admin.close()
+
+
+async def _topic(bootstrap: str) -> str:
+    name = f"bench.relay.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def _raw_producer(bootstrap: str, records: list[Envelope]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5,
+                                max_batch_size=512 * 1024)  # fmt: skip
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        sends = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for r in records]
+        await asyncio.gather(*sends)
+        return len(records) / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def _fill_outbox(url: str, records: list[Envelope]) -> None:
+    conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
+    try:
+        now = datetime.now(UTC)
+        rows = [
+            (str(uuid.uuid4()), r.topic, r.key, r.value,
+             msgspec.json.encode([[k, v.decode()] for k, v in r.headers]).decode(), now)
+            for r in records
+        ]  # fmt: skip
+        await conn.copy_records_to_table(
+            "outbox", records=rows, columns=["event_id", "topic", "key", "value", "headers", "created_at"]
+        )
+    finally:
+        await conn.close()
+
+
+async def _relay_throughput(stack: Stack, url: str, total: int, batch_size: int) -> float:
+    relay = OutboxRelay(url, stack.kafka.bootstrap_servers, system_clock, batch_size=batch_size, poll_interval=0.05)
+    conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
+    started = time.perf_counter()
+    task = asyncio.create_task(relay.run())
+    try:
+        while relay.published_total < total:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - started
+        assert await conn.fetchval("select count(*) from outbox where published_at is null") == 0
+        return total / elapsed
+    finally:
+        relay.stop()
+        await task
+        await conn.close()
+
+
+async def _throughput(stack: Stack) -> dict[str, Any]:
+    bootstrap = stack.kafka.bootstrap_servers
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    raw_topic, relay_topic = await _topic(bootstrap), await _topic(bootstrap)
+    records = [_envelope(raw_topic, users[i % USERS]) for i in range(EVENTS)]
+    raw = await _raw_producer(bootstrap, records)
+    results: dict[str, Any] = {}
+    for batch_size in (2000, 5000):
+        url = await _database(stack)
+        try:
+            await _fill_outbox(url, [msgspec.structs.replace(r, topic=relay_topic) for r in records])
+            results[f"batch_{batch_size}"] = round(await _relay_throughput(stack, url, EVENTS, batch_size))
+        finally:
+            await _drop(stack, url)
+    ours = max(results.values())
+    return {
+        "relay_events_per_s_by_batch_size": results,
+        "events": EVENTS, "partitions": PARTITIONS, "record_bytes": len(records[0].value),
+        "headers_per_record": len(records[0].headers),
+        "baseline_raw_producer_events_per_s": round(raw), "relay_events_per_s": ours,
+        "ratio_to_raw_producer": round(ours / raw, 2), "target_events_per_s": 20_000,
+        "meets_target": ours >= 20_000,
+    }  # fmt: skip
+
+
+def _relay_process(url: str, bootstrap: str) -> None:
+    relay = OutboxRelay(url, bootstrap, system_clock)
+    asyncio.run(relay.run())
+
+
+async def _start_worker(stack: Stack, url: str, topic: str, identity_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    await _skip_to_end(stack.kafka.bootstrap_servers, topic, group)
+    env = service_env(stack, "provisioning", free_port(), identity_url)
+    env.update({"DATABASE_URL": url, "KAFKA_SIGNED_IN_TOPIC": topic, "KAFKA_CONSUMER_GROUP": group,
+                "LOG_LEVEL": "WARNING"})  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "kutamo_provisioning"], env=env, stdout=subprocess.DEVNULL)
+    async with httpx.AsyncClient(timeout=2) as http:
+        await _wait_ready(http, f"http://127.0.0.1:{env['PORT']}")
+    return proc, group
+
+
+async def _skip_to_end(bootstrap: str, topic: str, group: str) -> None:
+    """Commit the group at the topic's end, so the worker applies only what the bench sends."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or range(PARTITIONS)]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.commit(dict(ends.items()))
+    finally:
+        await consumer.stop()
+
+
+# The sign-in's outbox write (row + wake-up hint, one transaction) as one statement, so one process
+# can commit 1,000 of them a second on this machine.
+_INJECT = """
+with added as (
+    insert into outbox (event_id, topic, key, value, headers, created_at) values ($1, $2, $3, $4, $5, $6)
+    returning id
+)
+select pg_notify($7, '') from added
+"""
+_VISIBLE = "select event_id::text from processed_events where event_id = any($1::uuid[])"
+
+
+class Latencies:
+    """Polls processed_events for sampled event ids; records time from 'sent' to 'visible'."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self.pending: dict[str, float] = {}
+        self.seconds: list[float] = []
+        self.done = asyncio.Event()
+
+    async def watch(self) -> None:
+        conn = await asyncpg.connect(self._url, server_settings={"search_path": "provisioning"})
+        try:
+            while not (self.done.is_set() and not self.pending):
+                if self.pending:
+                    ids = list(self.pending)
+                    seen = await conn.fetch(_VISIBLE, ids)
+                    now = time.perf_counter()
+                    for row in seen:
+                        self.seconds.append(now - self.pending.pop(row["event_id"]))
+                await asyncio.sleep(0.01)
+        finally:
+            await conn.close()
+
+
+def _summary(seconds: list[float], sent: int, elapsed: float) -> dict[str, Any]:
+    ordered = sorted(seconds)
+    pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)  # noqa: E731
+    return {"sent": sent, "achieved_rate_per_s": round(sent / elapsed), "sampled": len(ordered),
+            "p50_ms": pick(0.50), "p90_ms": pick(0.90), "p99_ms": pick(0.99), "max_ms": round(ordered[-1] * 1000, 1),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}  # fmt: skip
+
+
+async def _injected(stack: Stack) -> dict[str, Any]:
+    url = await _database(stack)
+    topic = await _topic(stack.kafka.bootstrap_servers)
+    relay = multiprocessing.get_context("spawn").Process(
+        target=_relay_process, args=(url, stack.kafka.bootstrap_servers)
+    )
+    relay.start()
+    worker, _ = await _start_worker(stack, url, topic, "http://127.0.0.1:9")
+    pool = await asyncpg.create_pool(url, min_size=32, max_size=32, server_settings={"search_path": "identity"})
+    latencies = Latencies(url)
+    watcher = asyncio.create_task(latencies.watch())
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    try:
+
+        async def sign_in(n: int) -> None:
+            envelope = _envelope(topic, users[n % USERS])
+            event_id = envelope.headers[1][1].decode()
+            headers = msgspec.json.encode([[k, v.decode()] for k, v in envelope.headers]).decode()
+            await pool.execute(
+                _INJECT, event_id, topic, envelope.key, envelope.value, headers, datetime.now(UTC), writer.CHANNEL
+            )
+            if n % 5 == 0:
+                latencies.pending[event_id] = time.perf_counter()
+
+        total, tasks = RATE * SECONDS, set()
+        started = time.perf_counter()
+        for n in range(total):
+            due = started + n / RATE
+            if (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(sign_in(n))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+        latencies.done.set()
+        await asyncio.wait_for(watcher, 120)
+        return {**_summary(latencies.seconds, total, elapsed), "target_rate_per_s": RATE, "seconds": SECONDS}
+    finally:
+        watcher.cancel()
+        await pool.close()
+        worker.terminate()
+        worker.wait(30)
+        relay.terminate()
+        relay.join(30)
+        await _drop(stack, url)
+
+
+async def _over_http(stack: Stack) -> dict[str, Any]:
+    assert stack.emulator is not None
+    url = await _database(stack)
+    port = free_port()
+    env = service_env(stack, "identity", port)
+    env.update(DATABASE_URL=url, LOG_LEVEL="WARNING")
+    identity = subprocess.Popen([sys.executable, "-m", "kutamo_identity"], env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    worker = None
+    try:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)) as http:
+            await _wait_ready(http, base)
+            worker, _ = await _start_worker(stack, url, USER_SIGNED_IN.name, base)
+            login_code, tid, app = _tenant(env)
+            total = HTTP_RATE * HTTP_SECONDS
+            bodies = await _prepare(http, base, stack.emulator.url, login_code, tid, app, total)
+            latencies = Latencies(url)
+            watcher = asyncio.create_task(latencies.watch())
+            statuses: list[int] = []
+            answered: dict[str, datetime] = {}
+
+            async def sign_in(body: dict[str, Any]) -> None:
+                response = await http.post(f"{base}/v1/sign-ins", json=body)
+                statuses.append(response.status_code)
+                if response.status_code == 201:
+                    latencies.pending[response.json()["event_id"]] = time.perf_counter()
+                    answered[response.json()["event_id"]] = datetime.now(UTC)
+
+            started = time.perf_counter()
+            tasks = []
+            for n, body in enumerate(bodies):
+                if (delay := started + n / HTTP_RATE - time.perf_counter()) > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(sign_in(body)))
+            await asyncio.gather(*tasks)
+            elapsed = time.perf_counter() - started
+            latencies.done.set()
+            await asyncio.wait_for(watcher, 120)
+            relayed = await _relay_share(url, answered)
+            return {**_summary(latencies.seconds, statuses.count(201), elapsed), "target_rate_per_s": HTTP_RATE,
+                    "seconds": HTTP_SECONDS, "graph_read": True,
+                    "of_which_response_to_published": _summary(relayed, len(relayed), elapsed)}  # fmt: skip
+    finally:
+        for proc in (worker, identity):
+            if proc is not None:
+                proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(30)
+        await _drop(stack, url)
+
+
+async def _relay_share(url: str, answered: dict[str, datetime]) -> list[float]:
+    """Seconds from each sign-in's response to its outbox row marked published (the identity side)."""
+    conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
+    try:
+        rows = await conn.fetch("select event_id::text, published_at from outbox where event_id = any($1::uuid[])",
+                                list(answered))  # fmt: skip
+    finally:
+        await conn.close()
+    return [max(0.0, (r["published_at"] - answered[r["event_id"]]).total_seconds()) for r in rows if r["published_at"]]
+
+
+async def _run(stack: Stack) -> dict[str, Any]:
+    return {
+        "throughput": await _throughput(stack),
+        "latency_injected_at_outbox": await _injected(stack),
+        "latency_over_http": await _over_http(stack),
+    }
+
+
+def run(stack: Stack) -> dict[str, Any]:
+    return asyncio.run(_run(stack))
