@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "contracts" / "src" / "kutamo_contracts" / "schemas"
 TOPICS = ["kutamo.identity.user-signed-in.v1", "kutamo.provisioning.user-provisioned.v1"]
@@ -67,10 +68,27 @@ def handle(record: Any, validators: dict[str, Any], seen: set[str]) -> dict[str,
     return {**line, "valid": True, "payload": payload}
 
 
+class ReplayFromBeginning(ConsumerRebalanceListener):  # type: ignore[misc]
+    """--from-beginning: rewind each partition the first time this process is given it, even when the
+    group has committed offsets (a new group with auto_offset_reset="earliest" needs no rewinding)."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self.rewound: set[TopicPartition] = set()
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to do: offsets are committed after each handled batch."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        fresh = [tp for tp in assigned if tp not in self.rewound]
+        if fresh:
+            await self.consumer.seek_to_beginning(*fresh)
+            self.rewound.update(fresh)
+
+
 async def consume(args: argparse.Namespace) -> None:
     validators = load_validators(args.schemas)
     consumer = AIOKafkaConsumer(
-        *args.topic,
         bootstrap_servers=args.bootstrap_servers,
         group_id=args.group,
         enable_auto_commit=False,
@@ -82,10 +100,10 @@ async def consume(args: argparse.Namespace) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await consumer.start()
+    listener = ReplayFromBeginning(consumer) if args.from_beginning else None
+    consumer.subscribe(args.topic, listener=listener)
     seen: set[str] = set()
     try:
-        if args.from_beginning:
-            await consumer.seek_to_beginning()  # replay, even when the group has committed offsets
         while not stopping.is_set():
             batch = await consumer.getmany(timeout_ms=500)
             for records in batch.values():
@@ -95,7 +113,12 @@ async def consume(args: argparse.Namespace) -> None:
                         sys.stdout.write(json.dumps(line) + "\n")
                         sys.stdout.flush()
             if batch:
-                await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                try:
+                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                except CommitFailedError:
+                    # The group rebalanced meanwhile: the partition's new owner gets these records
+                    # again, and skips what was already applied by its ce_id.
+                    sys.stderr.write("offsets not committed (the group rebalanced); the records will come again\n")
     finally:
         await consumer.stop()
 
