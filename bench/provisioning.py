@@ -96,7 +96,10 @@ async def _worker_run(stack: Stack, topic: str, total: int) -> dict[str, Any]:
     await admin.execute(f'create database "{name}"')
     url = stack.postgres.url.rpartition("/")[0] + f"/{name}"
     env = service_env(stack, "provisioning", free_port())
+    # Announcements go to a topic of the bench's own: the shared user-provisioned topic stays clean.
+    announced = await _topic(stack.kafka.bootstrap_servers, [])
     env.update({"DATABASE_URL": url, "KAFKA_SIGNED_IN_TOPIC": topic, "KAFKA_CONSUMER_GROUP": f"bench-{name}",
+                "KAFKA_PROVISIONED_TOPIC": announced,
                 "IDENTITY_BASE_URL": "http://127.0.0.1:9", "LOG_LEVEL": "WARNING"})  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "kutamo_provisioning"], env=env, stdout=subprocess.DEVNULL)
     conn = None

@@ -43,8 +43,15 @@ class Result(msgspec.Struct, frozen=True):
 
 class BatchProcessor:
     def __init__(
-        self, pool: asyncpg.Pool, provisioner: Provisioner, store: AvatarStore, clock: Clock, graph_concurrency: int
+        self,
+        pool: asyncpg.Pool,
+        provisioner: Provisioner,
+        store: AvatarStore,
+        clock: Clock,
+        graph_concurrency: int,
+        announce_on: str = USER_PROVISIONED.name,
     ) -> None:
+        self._announce_on = announce_on
         self._pool = pool
         self._provisioner = provisioner
         self._store = store
@@ -80,7 +87,7 @@ class BatchProcessor:
         async with self._pool.acquire() as conn, conn.transaction():
             await self._store.put(conn, photos, now)
             outcomes = await users.apply_batch(conn, items, now)
-            await outbox.write(conn, _announcements(items, outcomes, now), now)
+            await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on), now)
         return Result(failed=failed, outcomes=outcomes)
 
     async def _graph_targets(self, events: list[UserSignedIn]) -> set[str]:
@@ -126,6 +133,11 @@ def _announcement_id(source_event_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
 
 
+def _on(topic: str, envelope: Envelope) -> Envelope:
+    """The envelope addressed to `topic` (the contract's topic unless configured otherwise)."""
+    return envelope if envelope.topic == topic else msgspec.structs.replace(envelope, topic=topic)
+
+
 def _claims_only(event: UserSignedIn) -> str:
     return "no_graph_token" if event.sealed_graph_token is None else "superseded_in_batch"
 
@@ -137,7 +149,7 @@ def _decode(record: Record) -> UserSignedIn:
         raise MalformedEvent(str(exc)) from exc
 
 
-def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: datetime) -> list[Envelope]:
+def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: datetime, topic: str) -> list[Envelope]:
     envelopes = []
     for item, outcome in zip(items, outcomes, strict=True):
         if outcome.record is None or outcome.change not in ("created", "updated", "unchanged"):
@@ -159,9 +171,9 @@ def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: 
             not_refreshed_reason=r["not_refreshed_reason"],
         )
         envelopes.append(
-            encode_record(
+            _on(topic, encode_record(
                 USER_PROVISIONED, message, event_id=message.event_id, subject=event.user_id,
                 source=SOURCE_PROVISIONING, time=now,
-            )
+            ))
         )  # fmt: skip
     return envelopes

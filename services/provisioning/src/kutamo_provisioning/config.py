@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from kutamo_contracts.sealing import parse_key
-from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 
 # Every variable the worker reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
@@ -30,6 +30,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         "Operator key (32+ characters) for the read API's X-Operator-Key header; unset: no operator access",
     ),
     "KAFKA_SIGNED_IN_TOPIC": (False, "Topic of user-signed-in events (default kutamo.identity.user-signed-in.v1)"),
+    "KAFKA_PROVISIONED_TOPIC": (
+        False,
+        "Topic the worker announces users on (default kutamo.provisioning.user-provisioned.v1)",
+    ),
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 32)"),
 }
@@ -53,6 +57,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str
     operator_key: str | None = None
     signed_in_topic: str = USER_SIGNED_IN.name
+    provisioned_topic: str = USER_PROVISIONED.name
     batch_max_records: int = 1000
     graph_concurrency: int = 32
 
@@ -101,6 +106,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         log_level=level,
         operator_key=_operator_key(environ),
         signed_in_topic=environ.get("KAFKA_SIGNED_IN_TOPIC", USER_SIGNED_IN.name).strip() or USER_SIGNED_IN.name,
+        provisioned_topic=environ.get("KAFKA_PROVISIONED_TOPIC", "").strip() or USER_PROVISIONED.name,
         batch_max_records=_int(environ, "BATCH_MAX_RECORDS", 1000, 1, 10000),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 32, 1, 512),
     )

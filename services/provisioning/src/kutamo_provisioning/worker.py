@@ -53,7 +53,7 @@ def create_app(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
             config.signed_in_topic,
-            BatchProcessor(pool, provisioner, store, clock, config.graph_concurrency),
+            BatchProcessor(pool, provisioner, store, clock, config.graph_concurrency, config.provisioned_topic),
             relay,
             metrics,
             clock,
