@@ -86,7 +86,11 @@ async def run_example(stack: dev_stack.Stack) -> AsyncIterator[Callable[..., Any
     for process in started:
         if process.returncode is None:
             process.terminate()
-        await asyncio.wait_for(process.wait(), 20)
+        try:
+            await asyncio.wait_for(process.communicate(), 20)  # read what it still prints, so it can exit
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 async def test_the_example_consumer_receives_and_validates_a_sign_in_and_the_provisioned_user(
