@@ -1,8 +1,10 @@
 """Operators see the pipeline: the summary behind /ops, and metrics that move with what happens."""
 
+import json
 import subprocess
 import sys
 import time
+import uuid
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -107,3 +109,34 @@ def test_ops_status_prints_the_same_summary_in_a_terminal(identity: ServiceProce
         assert heading in done.stdout
     assert f"group {CONSUMER_GROUP}:" in done.stdout
     assert "UNAVAILABLE" not in done.stdout.split("Microsoft Graph")[0]
+
+
+async def test_one_sign_in_can_be_followed_by_its_trace_id_through_both_services(
+    http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, tenant: Tenant, microsoft: Emulator
+) -> None:
+    trace_id = uuid.uuid4().hex
+    person = await microsoft.add_user(tenant.directory_id, name="Traced", mail="t@contoso.com", title="Followed")
+    page = (await http.get(f"{identity.url}/v1/login/{tenant.login_code}")).json()
+    tokens = await microsoft.tokens(tenant.directory_id, person["oid"], tenant.application_id, nonce=page["nonce"])
+    response = await http.post(
+        f"{identity.url}/v1/sign-ins",
+        json={"login_code": tenant.login_code, "id_token": tokens["id_token"], "nonce": page["nonce"]},
+        headers={"traceparent": f"00-{trace_id}-{'1' * 16}-01", "X-Request-Id": "frontend-req-42"},
+    )
+    signed_in = response.json()
+    await provisioned_user(http, provisioning, signed_in["user_id"], signed_in["session_token"], title=None)
+
+    def lines(service: ServiceProcess) -> list[dict[str, object]]:
+        return [json.loads(line) for line in service.log_path.read_text().splitlines() if trace_id in line]
+
+    assert response.headers["X-Request-Id"] == "frontend-req-42"
+    accepted = [line for line in lines(identity) if line["msg"] == "sign-in accepted"]
+    assert accepted[0]["request_id"] == "frontend-req-42"
+    assert accepted[0]["event_id"] == signed_in["event_id"]
+
+    async def applied() -> dict[str, object] | None:
+        found = [line for line in lines(provisioning) if line["msg"] == "sign-in applied"]
+        return found[0] if found else None
+
+    line = await eventually(applied, what="the worker's log line for the traced sign-in")
+    assert (line["event_id"], line["user_id"]) == (signed_in["event_id"], signed_in["user_id"])

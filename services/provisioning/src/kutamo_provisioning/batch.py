@@ -8,6 +8,7 @@ stored sign-in, and the newest of their user in this batch that carries a token.
 
 import asyncio
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,7 +18,15 @@ import asyncpg
 import msgspec
 from aiokafka import ConsumerRecord
 
-from kutamo_contracts.envelope import SOURCE_PROVISIONING, Envelope, EnvelopeError, decode_record, encode_record
+from kutamo_contracts import tracing
+from kutamo_contracts.envelope import (
+    SOURCE_PROVISIONING,
+    Envelope,
+    EnvelopeError,
+    decode_record,
+    encode_record,
+    header_map,
+)
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 from kutamo_provisioning import graph, outbox, users
@@ -26,6 +35,8 @@ from kutamo_provisioning.errors import GraphFailed, MalformedEvent, Provisioning
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
 from kutamo_provisioning.seams import Clock
+
+log = logging.getLogger(__name__)
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -87,7 +98,9 @@ class BatchProcessor:
         async with self._pool.acquire() as conn, conn.transaction():
             await self._store.put(conn, photos, now)
             outcomes = await users.apply_batch(conn, items, now)
-            await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on), now)
+            traces = {e.event_id: header_map(r.headers).get("traceparent") for r, e in decoded}
+            await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on, traces), now)
+        _log_applied(items, outcomes, traces)
         return Result(failed=failed, outcomes=outcomes)
 
     async def _graph_targets(self, events: list[UserSignedIn]) -> set[str]:
@@ -149,7 +162,26 @@ def _decode(record: Record) -> UserSignedIn:
         raise MalformedEvent(str(exc)) from exc
 
 
-def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: datetime, topic: str) -> list[Envelope]:
+def _log_applied(items: list[users.Item], outcomes: list[users.Outcome], traces: dict[str, str | None]) -> None:
+    """One line per sign-in, with the trace it came in on, so a sign-in can be followed across services."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for item, outcome in zip(items, outcomes, strict=True):
+        event = item.event
+        log.info(
+            "sign-in applied",
+            extra={"event_id": event.event_id, "tenant_id": event.tenant_id, "user_id": event.user_id,
+                   "change": outcome.change, "trace_id": tracing.trace_id(traces.get(event.event_id))},
+        )  # fmt: skip
+
+
+def _announcements(
+    items: list[users.Item],
+    outcomes: list[users.Outcome],
+    now: datetime,
+    topic: str,
+    traces: dict[str, str | None],
+) -> list[Envelope]:
     envelopes = []
     for item, outcome in zip(items, outcomes, strict=True):
         if outcome.record is None or outcome.change not in ("created", "updated", "unchanged"):
@@ -174,6 +206,7 @@ def _announcements(items: list[users.Item], outcomes: list[users.Outcome], now: 
             _on(topic, encode_record(
                 USER_PROVISIONED, message, event_id=message.event_id, subject=event.user_id,
                 source=SOURCE_PROVISIONING, time=now,
+                traceparent=tracing.continue_or_start(traces.get(event.event_id)),
             ))
         )  # fmt: skip
     return envelopes
