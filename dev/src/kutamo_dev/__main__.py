@@ -31,6 +31,13 @@ def env_lines(stack: stacks.Stack) -> list[str]:
         values["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
         values["GRAPH_BASE_URL"] = stack.emulator.url
     values["TOKEN_SEALING_KEY"] = stack.sealing_key
+    if stack.operator_key:
+        values["KUTAMO_OPERATOR_KEY"] = stack.operator_key
+    urls = {service.name: service.url for service in stack.services}
+    if "identity" in urls:
+        values["IDENTITY_BASE_URL"] = urls["identity"]
+    if "provisioning" in urls:
+        values["PROVISIONING_BASE_URL"] = urls["provisioning"]
     return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
 
 
@@ -103,6 +110,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("\n".join(_where(stack)))
     print(f"Demo organisation: login page data at {identity}/v1/login/{login_code}")
     print("Sign in once, as the frontend would, and see the user record:  make demo")
+    print(f"Operators: the pipeline page is {identity}/ops; its key is KUTAMO_OPERATOR_KEY in")
+    print(f"  python -m kutamo_dev --run-dir {shlex.quote(str(args.run_dir))} env   (a secret: it is not printed here)")
     print(f"Logs: {stack.run_dir}/*.log   Stop: Ctrl-C here, or `make stop` from another terminal.")
     try:
         while all(procs.alive(s.pid) for s in stack.services):

@@ -23,7 +23,9 @@ class ServiceError(RuntimeError):
     """A service did not come up; the message carries the tail of its log."""
 
 
-def service_env(stack: Stack, name: str, port: int, identity_url: str | None = None) -> dict[str, str]:
+def service_env(
+    stack: Stack, name: str, port: int, identity_url: str | None = None, provisioning_url: str | None = None
+) -> dict[str, str]:
     assert stack.emulator is not None
     env = dict(os.environ)
     env.update(
@@ -31,12 +33,15 @@ def service_env(stack: Stack, name: str, port: int, identity_url: str | None = N
             "DATABASE_URL": stack.postgres.url,
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key,
+            "KUTAMO_OPERATOR_KEY": stack.operator_key,
             "PORT": str(port),
         }
     )
     if name == "identity":
         env["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        if provisioning_url:
+            env["PROVISIONING_BASE_URL"] = provisioning_url
     else:
         env["GRAPH_BASE_URL"] = stack.emulator.url
         env["IDENTITY_BASE_URL"] = identity_url or ""
@@ -50,18 +55,24 @@ def start_services(stack: Stack) -> tuple[Stack, bool]:
         return stack, False
     for service in running.values():
         procs.stop(service.pid, 15)
-    identity = _start(stack, "identity", "kutamo_identity", 8000, None)
-    provisioning = _start(stack, "provisioning", "kutamo_provisioning", 8001, identity.url)
+    identity_port = 8000 if is_free(8000) else free_port()
+    provisioning_port = 8001 if is_free(8001) else free_port()
+    identity_url, provisioning_url = f"http://127.0.0.1:{identity_port}", f"http://127.0.0.1:{provisioning_port}"
+    identity = _start(stack, "identity", "kutamo_identity", service_env(
+        stack, "identity", identity_port, provisioning_url=provisioning_url
+    ))  # fmt: skip
+    provisioning = _start(stack, "provisioning", "kutamo_provisioning", service_env(
+        stack, "provisioning", provisioning_port, identity_url=identity_url
+    ))  # fmt: skip
     stack.services = [identity, provisioning]
     save(stack)
     return stack, True
 
 
-def _start(stack: Stack, name: str, module: str, preferred_port: int, identity_url: str | None) -> ServiceInfo:
-    port = preferred_port if is_free(preferred_port) else free_port()
+def _start(stack: Stack, name: str, module: str, env: dict[str, str]) -> ServiceInfo:
     log_path = Path(stack.run_dir) / f"{name}.log"
-    pid = procs.start([sys.executable, "-m", module], log_path, env=service_env(stack, name, port, identity_url))
-    url = f"http://127.0.0.1:{port}"
+    pid = procs.start([sys.executable, "-m", module], log_path, env=env)
+    url = f"http://127.0.0.1:{env['PORT']}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if not procs.alive(pid):

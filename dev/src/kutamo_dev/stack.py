@@ -4,6 +4,7 @@
 """
 
 import base64
+import secrets
 import contextlib
 import fcntl
 import logging
@@ -69,6 +70,8 @@ class Stack(msgspec.Struct, kw_only=True):
     emulator: EmulatorInfo | None = None
     # Key the two services share to seal Graph access tokens in events; secret, hence stack.json is 0600.
     sealing_key: str
+    # The bootstrap operator key of the services `run` starts (for /ops and the admin API); secret too.
+    operator_key: str = ""
     services: list[ServiceInfo] = msgspec.field(default_factory=list)
 
 
@@ -115,6 +118,7 @@ def up(run_dir: str | Path, *, emulator: bool = True) -> tuple[Stack, bool]:
             kafka=broker,
             emulator=emu,
             sealing_key=old.sealing_key if old else base64.b64encode(os.urandom(32)).decode(),
+            operator_key=old.operator_key if old and old.operator_key else "kut_op_" + secrets.token_urlsafe(32),
             services=[s for s in old.services if procs.alive(s.pid)] if old else [],
         )
         save(stack)
