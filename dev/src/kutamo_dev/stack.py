@@ -4,11 +4,11 @@
 """
 
 import base64
-import secrets
 import contextlib
 import fcntl
 import logging
 import os
+import secrets
 import sys
 import time
 from collections.abc import Iterator
