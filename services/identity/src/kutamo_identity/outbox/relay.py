@@ -93,7 +93,7 @@ class OutboxRelay:
         *,
         metrics: IdentityMetrics | None = None,
         retention: timedelta = timedelta(days=7),
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         poll_interval: float = 0.5,
         max_backoff: float = 5.0,
         observe_every: float = 5.0,
@@ -168,25 +168,42 @@ class OutboxRelay:
                 await conn.close(timeout=2)
 
     async def _publish(self, conn: asyncpg.Connection) -> None:
-        """Publish until stopped, one batch in flight: the next batch is read while Kafka takes this one,
-        and this one is marked while Kafka takes the next. A batch is sent only after the previous one
+        """Publish until stopped, one batch in flight. While Kafka takes a batch, the next one is read
+        (on the leader's connection) and the previous one is marked (on a second connection), so the
+        two database steps overlap each other and Kafka. A batch is sent only after the previous one
         was acknowledged, so a failure never lets a later row overtake an earlier one."""
-        rows = await self._ready(conn, [])
-        producer = await self._ensure_producer()
-        sending = await self._send(producer, rows)
-        while not self._stopping.is_set():
+        marker: asyncpg.Connection = await asyncpg.connect(self._database_url, server_settings=_SESSION)
+        marking: asyncio.Task[None] | None = None
+        marking_ids: list[int] = []
+        try:
+            producer = await self._ensure_producer()
+            rows = await self._ready(conn, [])
+            sending = await self._send(producer, rows)
             started = time.perf_counter()
-            following = await self._ready(conn, [r["id"] for r in rows])
-            await asyncio.gather(*sending)
-            sending = await self._send(producer, following)
-            if rows:
-                await self._mark(conn, rows, started)
-            await self._cleanup_now_and_then(conn)
-            if not following:
+            while not self._stopping.is_set():
+                following = await self._ready(conn, [r["id"] for r in rows] + marking_ids)
                 await asyncio.gather(*sending)
-                if await self._sleep(self._poll):
-                    return
-            rows = following
+                if marking is not None:
+                    await marking
+                marking, marking_ids = None, []
+                sending = await self._send(producer, following)
+                if rows:
+                    marking = asyncio.create_task(self._mark(marker, rows, started))
+                    marking_ids = [r["id"] for r in rows]
+                started = time.perf_counter()
+                await self._cleanup_now_and_then(conn)
+                if not following:
+                    if marking is not None:
+                        await marking
+                    marking, marking_ids = None, []
+                    if await self._sleep(self._poll):
+                        return
+                rows = following
+        finally:
+            if marking is not None:
+                await asyncio.gather(marking, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await marker.close(timeout=2)
 
     async def _ready(self, conn: asyncpg.Connection, in_flight: list[int]) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await conn.fetch(_READY, self._batch, in_flight)
