@@ -93,7 +93,7 @@ class OutboxRelay:
         *,
         metrics: IdentityMetrics | None = None,
         retention: timedelta = timedelta(days=7),
-        batch_size: int = 5000,
+        batch_size: int = 2000,
         poll_interval: float = 0.5,
         max_backoff: float = 5.0,
         observe_every: float = 5.0,
