@@ -1,0 +1,89 @@
+"""The worker's outbox relay on the real PostgreSQL and Kafka: every announcement once, each user's in
+order, on the partition Kafka's default partitioner gives the user's key."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
+
+from kutamo_contracts.envelope import Envelope
+from kutamo_dev import stack as dev_stack
+from kutamo_provisioning import db as worker_db
+from kutamo_provisioning import outbox
+from kutamo_provisioning.metrics import Metrics
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(stack: dev_stack.Stack) -> AsyncIterator[asyncpg.Pool]:
+    name = f"kutamo_relay_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{name}"')
+    created = await worker_db.create_pool(stack.postgres.url.rpartition("/")[0] + f"/{name}")
+    async with created.acquire() as conn:
+        await worker_db.migrate(conn)
+    yield created
+    await created.close()
+    await admin.execute(f'drop database if exists "{name}" with (force)')
+    await admin.close()
+
+
+async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
+    stack: dev_stack.Stack, pool: asyncpg.Pool
+) -> None:
+    bootstrap = stack.kafka.bootstrap_servers
+    topic = f"test.user-provisioned.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name=topic, num_partitions=4, replication_factor=1)])
+    await admin.close()
+    users = [str(uuid.uuid4()) for _ in range(7)]
+    envelopes = [
+        Envelope(topic=topic, key=u.encode(), value=f"{u}:{n}".encode(), headers=[("ce_id", f"{u}:{n}".encode())])
+        for n in range(40)
+        for u in users
+    ]
+    for start in range(0, len(envelopes), 70):  # several transactions, as batches write them
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn, envelopes[start : start + 70], NOW)
+    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
+    stopping = asyncio.Event()
+    task = asyncio.create_task(relay.run(stopping))
+    try:
+        received = await _read(bootstrap, topic, 4, len(envelopes))
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+
+    assert sorted(r[1] for r in received) == sorted(e.value for e in envelopes), "each exactly once"
+    for user in users:
+        mine = [(partition, value) for partition, value, key in received if key == user.encode()]
+        assert [v for _, v in mine] == [f"{user}:{n}".encode() for n in range(40)], "in order"
+        assert {p for p, _ in mine} == {DefaultPartitioner()(user.encode(), [0, 1, 2, 3], [0, 1, 2, 3])}
+    assert relay.leader is False
+    assert await pool.fetchval("select count(*) from outbox") == 0
+
+
+async def _read(bootstrap: str, topic: str, partitions: int, expected: int) -> list[tuple[int, bytes, bytes]]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        received: list[tuple[int, bytes, bytes]] = []
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(received) < expected and asyncio.get_running_loop().time() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                received += [(r.partition, r.value, r.key) for r in records]
+        await asyncio.sleep(1)  # anything doubled would arrive now
+        for records in (await consumer.getmany(timeout_ms=500)).values():
+            received += [(r.partition, r.value, r.key) for r in records]
+        return received
+    finally:
+        await consumer.stop()
