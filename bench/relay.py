@@ -47,6 +47,7 @@ from kutamo_identity.seams import system_clock
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
 RATE, SECONDS = 1_000, 20
+ROUNDS = 3
 HTTP_RATE, HTTP_SECONDS = 40, 15
 TENANT = "00000000-0000-4000-8000-0000000000be"
 _partitioner = DefaultPartitioner()
@@ -164,30 +165,39 @@ async def _relay_throughput(stack: Stack, url: str, total: int, batch_size: int)
 
 
 async def _throughput(stack: Stack) -> dict[str, Any]:
+    """Rounds of the four measures interleaved; the machine is shared, so best and median are both kept."""
     bootstrap = stack.kafka.bootstrap_servers
     users = [str(uuid.uuid4()) for _ in range(USERS)]
     raw_topic, relay_topic = await _topic(bootstrap), await _topic(bootstrap)
     records = [_envelope(raw_topic, users[i % USERS]) for i in range(EVENTS)]
-    raw = await _raw_producer(bootstrap, records)
-    raw_batches = await _raw_batches(bootstrap, records)
-    results: dict[str, Any] = {}
-    for batch_size in (2000, 5000):
-        url = await _database(stack)
-        try:
-            await _fill_outbox(url, [msgspec.structs.replace(r, topic=relay_topic) for r in records])
-            results[f"batch_{batch_size}"] = round(await _relay_throughput(stack, url, EVENTS, batch_size))
-        finally:
-            await _drop(stack, url)
-    ours = max(results.values())
+    rounds: dict[str, list[float]] = {
+        "raw_send": [],
+        "raw_batch_api": [],
+        "relay_batch_2000": [],
+        "relay_batch_5000": [],
+    }
+    for _ in range(ROUNDS):
+        rounds["raw_send"].append(await _raw_producer(bootstrap, records))
+        rounds["raw_batch_api"].append(await _raw_batches(bootstrap, records))
+        for batch_size in (2000, 5000):
+            url = await _database(stack)
+            try:
+                await _fill_outbox(url, [msgspec.structs.replace(r, topic=relay_topic) for r in records])
+                rounds[f"relay_batch_{batch_size}"].append(await _relay_throughput(stack, url, EVENTS, batch_size))
+            finally:
+                await _drop(stack, url)
+    best = {name: round(max(values)) for name, values in rounds.items()}
+    median = {name: round(statistics.median(values)) for name, values in rounds.items()}
+    ours = best["relay_batch_2000"]
     return {
-        "relay_events_per_s_by_batch_size": results,
         "events": EVENTS, "partitions": PARTITIONS, "record_bytes": len(records[0].value),
-        "headers_per_record": len(records[0].headers),
-        "baseline_raw_producer_events_per_s": round(raw), "relay_events_per_s": ours,
-        "ratio_to_raw_producer": round(ours / raw, 2),
-        "baseline_raw_producer_batch_api_events_per_s": round(raw_batches),
-        "ratio_to_raw_producer_batch_api": round(ours / raw_batches, 2), "target_events_per_s": 20_000,
-        "meets_target": ours >= 20_000,
+        "headers_per_record": len(records[0].headers), "rounds": ROUNDS,
+        "best_events_per_s": best, "median_events_per_s": median,
+        "all_rounds_events_per_s": {name: [round(v) for v in values] for name, values in rounds.items()},
+        "relay_events_per_s": ours, "relay_batch_size": 2000,
+        "ratio_to_raw_send": round(ours / best["raw_send"], 2),
+        "ratio_to_raw_batch_api": round(ours / best["raw_batch_api"], 2),
+        "target_events_per_s": 20_000, "meets_target": ours >= 20_000,
     }  # fmt: skip
 
 
@@ -199,9 +209,10 @@ def _relay_process(url: str, bootstrap: str) -> None:
 async def _start_worker(stack: Stack, url: str, topic: str, identity_url: str) -> tuple[subprocess.Popen[bytes], str]:
     group = f"bench-{uuid.uuid4().hex[:8]}"
     await _skip_to_end(stack.kafka.bootstrap_servers, topic, group)
+    announced = await _topic(stack.kafka.bootstrap_servers)  # its user-provisioned, kept off the real topic
     env = service_env(stack, "provisioning", free_port(), identity_url)
     env.update({"DATABASE_URL": url, "KAFKA_SIGNED_IN_TOPIC": topic, "KAFKA_CONSUMER_GROUP": group,
-                "KAFKA_PROVISIONED_TOPIC": f"{topic}.provisioned", "LOG_LEVEL": "WARNING"})  # fmt: skip
+                "KAFKA_PROVISIONED_TOPIC": announced, "LOG_LEVEL": "WARNING"})  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "kutamo_provisioning"], env=env, stdout=subprocess.DEVNULL)
     async with httpx.AsyncClient(timeout=2) as http:
         await _wait_ready(http, f"http://127.0.0.1:{env['PORT']}")
