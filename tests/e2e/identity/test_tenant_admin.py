@@ -311,3 +311,13 @@ async def test_keys_made_with_the_cli_work_on_the_api_within_their_scope(
     assert (await operator.call("POST", "", key=ops["key"], json={"display_name": "By CLI key"})).status_code == 201
     assert (await operator.call("GET", f"/{tenant_id}", key=admin["key"])).status_code == 200
     problem(await operator.call("POST", "", key=admin["key"], json={"display_name": "x"}), 403, "forbidden_scope")
+
+
+async def test_an_audit_page_cursor_beyond_any_id_is_a_400_not_a_server_error(operator: Admin) -> None:
+    tenant_id = await operator.new_tenant()
+
+    response = await operator.call(
+        "GET", f"/{tenant_id}/audit-log", params={"before": "28144250510913888881646040514560"}
+    )
+
+    problem(response, 400, "malformed_request")

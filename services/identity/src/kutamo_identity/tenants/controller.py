@@ -113,6 +113,8 @@ class TenantsController(Controller):
         who: Principal,
         tenant_admin: TenantAdminService,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        before: Annotated[int | None, Parameter(ge=1, description="`next_before` of the previous page")] = None,
+        before: Annotated[
+            int | None, Parameter(ge=1, le=2**63 - 1, description="`next_before` of the previous page")
+        ] = None,
     ) -> AuditPage:
         return await tenant_admin.audit_log(who, tenant_id, limit, before)
