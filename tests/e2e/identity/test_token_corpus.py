@@ -14,12 +14,23 @@ from tests.support.processes import ServiceProcess
 from tests.support.tenants import Tenant
 
 Build = Callable[[c.Attempt], Awaitable[httpx.Response]]
-NOW = int(time.time())
+
+
+class Ago(int):
+    """Seconds relative to the moment the token is minted (negative: in the past), not to import time."""
+
+
+def _at(value: Any) -> Any:
+    return int(time.time()) + int(value) if isinstance(value, Ago) else value
+
+
 RS256_HEADER = c.b64(b'{"alg":"RS256","kid":"k"}')
 
 
 def _fill(value: Any, a: c.Attempt) -> Any:
-    """Put the tenant's own ids into claim templates ({app}, {tid})."""
+    """Put the tenant's own ids into claim templates ({app}, {tid}) and times relative to now."""
+    if isinstance(value, Ago):
+        return _at(value)
     if isinstance(value, str):
         return value.replace("{app}", a.tenant.application_id).replace("{tid}", a.tenant.directory_id)
     if isinstance(value, list):
@@ -32,7 +43,8 @@ def minted(**mint: Any) -> Build:
 
     async def build(a: c.Attempt) -> httpx.Response:
         nonce = await a.nonce()
-        options = {**mint, "extra_claims": {k: _fill(v, a) for k, v in mint.get("extra_claims", {}).items()}}
+        options = {k: _at(v) for k, v in mint.items()}
+        options["extra_claims"] = {k: _fill(v, a) for k, v in mint.get("extra_claims", {}).items()}
         tokens = await a.tokens(nonce, **options)
         return await a.post(tokens["id_token"], nonce, access_token=tokens["access_token"])
 
@@ -58,7 +70,7 @@ def raw(id_token: str) -> Build:
 
 
 def expiring(exp_offset: int, **extra: Any) -> Build:
-    return minted(issued_at=NOW - 3600, lifetime_seconds=3600 + exp_offset, **extra)
+    return minted(issued_at=Ago(-3600), lifetime_seconds=3600 + exp_offset, **extra)
 
 
 CASES: list[tuple[str, Build, int, str | None]] = [
@@ -107,12 +119,12 @@ CASES: list[tuple[str, Build, int, str | None]] = [
     ("exp-as-text", minted(extra_claims={"exp": "tomorrow"}), 401, "token_claim_invalid"),
     ("nonce-of-another-attempt", minted(extra_claims={"nonce": "not-the-one-handed-out"}), 401, "nonce_invalid"),
     # time edges (skew allowed: 120 s)
-    ("expired-an-hour-ago", minted(issued_at=NOW - 7200, lifetime_seconds=3600), 401, "token_expired"),
+    ("expired-an-hour-ago", minted(issued_at=Ago(-7200), lifetime_seconds=3600), 401, "token_expired"),
     ("expired-within-skew", expiring(-30), 201, None),
     ("expired-beyond-skew", expiring(-200), 401, "token_expired"),
-    ("nbf-in-future-beyond-skew", minted(extra_claims={"nbf": NOW + 600}), 401, "token_not_yet_valid"),
-    ("nbf-in-future-within-skew", minted(extra_claims={"nbf": NOW + 30}), 201, None),
-    ("iat-in-future", minted(extra_claims={"iat": NOW + 600}), 401, "token_not_yet_valid"),
+    ("nbf-in-future-beyond-skew", minted(extra_claims={"nbf": Ago(600)}), 401, "token_not_yet_valid"),
+    ("nbf-in-future-within-skew", minted(extra_claims={"nbf": Ago(30)}), 201, None),
+    ("iat-in-future", minted(extra_claims={"iat": Ago(600)}), 401, "token_not_yet_valid"),
     # signature and algorithm attacks
     ("alg-none", crafted(c.unsigned), 401, "token_algorithm_not_allowed"),
     ("alg-rs512", crafted(lambda t: c.resign(t, alg="RS512")), 401, "token_algorithm_not_allowed"),
