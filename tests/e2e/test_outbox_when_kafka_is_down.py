@@ -36,8 +36,22 @@ async def test_sign_in_while_kafka_is_stopped_reaches_the_worker_after_kafka_ret
             signed_in["event_id"],
         )
         assert waiting is True
+
+        async def worker_unready() -> dict | None:  # type: ignore[type-arg]
+            answer = await http.get(f"{provisioning.url}/health/ready")
+            return answer.json() if answer.status_code == 503 else None
+
+        unready = await eventually(worker_unready, within=60, what="the worker reporting not ready without Kafka")
+        assert unready["checks"]["kafka"]["ok"] is False
+        # Sign-ins do not need Kafka, so the identity service stays ready.
+        assert (await http.get(f"{identity.url}/health/ready")).status_code == 200
     finally:
         dev_stack.start_kafka(stack)
+
+    async def worker_ready() -> bool | None:
+        return True if (await http.get(f"{provisioning.url}/health/ready")).status_code == 200 else None
+
+    await eventually(worker_ready, within=90, what="the worker ready again after Kafka returned")
 
     async def published() -> bool | None:
         return await db.fetchval(

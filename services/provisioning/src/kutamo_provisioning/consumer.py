@@ -77,6 +77,10 @@ class SignInConsumer:
         self.joined = False
         self.running = False
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return self._bootstrap
+
     def forget(self, revoked: set[TopicPartition]) -> None:
         for tp in revoked & self.assigned:
             with contextlib.suppress(KeyError):

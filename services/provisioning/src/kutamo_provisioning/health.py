@@ -21,6 +21,7 @@ async def checks(db_pool: asyncpg.Pool, consumer: SignInConsumer) -> dict[str, A
         found["database"] = {"ok": True}
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         found["database"] = {"ok": False, "error": type(exc).__name__}
+    found["kafka"] = await _kafka_reachable(consumer.bootstrap_servers)
     found["consumer"] = {
         "ok": consumer.running and consumer.joined,
         "running": consumer.running,
@@ -28,6 +29,19 @@ async def checks(db_pool: asyncpg.Pool, consumer: SignInConsumer) -> dict[str, A
         "assigned_partitions": sorted(tp.partition for tp in consumer.assigned),
     }
     return found
+
+
+async def _kafka_reachable(bootstrap_servers: str) -> dict[str, Any]:
+    """Whether a broker accepts a connection: the consumer itself keeps looking healthy through an outage."""
+    for address in bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host.strip("[]"), int(port)), 1.5)
+        except (OSError, TimeoutError, ValueError):
+            continue
+        writer.close()
+        return {"ok": True}
+    return {"ok": False, "error": "no Kafka broker accepts connections"}
 
 
 async def keep_ready_gauge(db_pool: asyncpg.Pool, consumer: SignInConsumer, metrics: Metrics) -> None:
