@@ -17,6 +17,7 @@ import pytest
 
 from kutamo_dev import stack as dev_stack
 from kutamo_dev.ports import free_port
+from tests.support.databases import throwaway_database
 from tests.support.processes import ServiceProcess, service_env
 
 RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
@@ -48,15 +49,8 @@ def stack() -> Iterator[dev_stack.Stack]:
 
 @pytest.fixture(scope="session")
 async def database_url(stack: dev_stack.Stack) -> AsyncIterator[str]:
-    name = f"kutamo_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'create database "{name}"')
-    await admin.close()
-    base, _, _ = stack.postgres.url.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'drop database if exists "{name}" with (force)')
-    await admin.close()
+    async with throwaway_database(stack.postgres.url, "kutamo_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

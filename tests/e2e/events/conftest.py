@@ -18,6 +18,7 @@ from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import system_clock
+from tests.support.databases import throwaway_database
 
 PARTITIONS = 3
 
@@ -33,16 +34,9 @@ class Received(msgspec.Struct, frozen=True):
 @pytest.fixture
 async def relay_database(stack: dev_stack.Stack) -> AsyncIterator[str]:
     """A fresh database with the identity migrations, so the relays here compete with nobody else's."""
-    name = f"kutamo_relay_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'create database "{name}"')
-    await admin.close()
-    url = f"{stack.postgres.url.rpartition('/')[0]}/{name}"
-    await identity_db.migrate_database(url)
-    yield url
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'drop database if exists "{name}" with (force)')
-    await admin.close()
+    async with throwaway_database(stack.postgres.url, "kutamo_relay") as url:
+        await identity_db.migrate_database(url)
+        yield url
 
 
 @pytest.fixture

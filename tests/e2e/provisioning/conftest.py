@@ -9,19 +9,13 @@ import pytest
 
 from kutamo_dev import stack as dev_stack
 from tests.e2e.provisioning import kit
+from tests.support.databases import throwaway_database
 
 
 @pytest.fixture(scope="module")
 async def worker_db(stack: dev_stack.Stack) -> AsyncIterator[str]:
-    name = f"kutamo_worker_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'create database "{name}"')
-    await admin.close()
-    base, _, _ = stack.postgres.url.rpartition("/")
-    yield f"{base}/{name}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'drop database if exists "{name}" with (force)')
-    await admin.close()
+    async with throwaway_database(stack.postgres.url, "kutamo_worker") as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,22 +17,19 @@ from kutamo_dev import stack as dev_stack
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import outbox
 from kutamo_provisioning.metrics import Metrics
+from tests.support.databases import throwaway_database
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def pool(stack: dev_stack.Stack) -> AsyncIterator[asyncpg.Pool]:
-    name = f"kutamo_relay_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'create database "{name}"')
-    created = await worker_db.create_pool(stack.postgres.url.rpartition("/")[0] + f"/{name}")
-    async with created.acquire() as conn:
-        await worker_db.migrate(conn)
-    yield created
-    await created.close()
-    await admin.execute(f'drop database if exists "{name}" with (force)')
-    await admin.close()
+    async with throwaway_database(stack.postgres.url, "kutamo_relay") as url:
+        created = await worker_db.create_pool(url)
+        async with created.acquire() as conn:
+            await worker_db.migrate(conn)
+        yield created
+        await created.close()
 
 
 async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
