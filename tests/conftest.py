@@ -23,6 +23,7 @@ from tests.support.processes import ServiceProcess, service_env
 RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
 # The bootstrap operator key of the identity service under test; a fresh one per session.
 OPERATOR_KEY = "op-" + secrets.token_urlsafe(32)
+FRONTEND_ORIGIN = "https://app.kutamo.test"
 # The test workers' consumer group and port, known before either service starts (each names the other).
 CONSUMER_GROUP = f"kutamo-test-{uuid.uuid4().hex[:8]}"
 PROVISIONING_PORT = free_port()
@@ -77,6 +78,7 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             # Short, so key-rotation tests need not wait five minutes; the kid-flood test stays within it.
             "SIGNING_KEYS_MIN_REFRESH_SECONDS": "3",
             "KUTAMO_OPERATOR_KEY": OPERATOR_KEY,
+            "CORS_ALLOWED_ORIGINS": FRONTEND_ORIGIN,
             "PROVISIONING_CONSUMER_GROUP": CONSUMER_GROUP,
             "PROVISIONING_BASE_URL": f"http://127.0.0.1:{PROVISIONING_PORT}",
             "LOG_LEVEL": "DEBUG",

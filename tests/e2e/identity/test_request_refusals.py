@@ -5,7 +5,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import FRONTEND_ORIGIN
 from tests.support.processes import ServiceProcess
+from tests.support.tenants import Tenant
 
 PROBLEM = "application/problem+json"
 
@@ -51,3 +53,18 @@ async def test_an_unknown_login_code_is_a_404_that_points_at_the_link(
 
     page = await http.get(f"{identity.url}/v1/login/nosuchco")
     assert_problem(page, 404, "unknown_login_code")
+
+
+async def test_the_login_page_answers_browsers_of_the_configured_frontend_origin_only(
+    http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant
+) -> None:
+    url = f"{identity.url}/v1/login/{tenant.login_code}"
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+
+    ours = await http.options(url, headers={"Origin": FRONTEND_ORIGIN, **preflight})
+    theirs = await http.options(url, headers={"Origin": "https://evil.example", **preflight})
+    page = await http.get(url, headers={"Origin": FRONTEND_ORIGIN})
+
+    assert ours.headers.get("access-control-allow-origin") == FRONTEND_ORIGIN
+    assert theirs.headers.get("access-control-allow-origin") != "https://evil.example"
+    assert page.headers.get("access-control-allow-origin") == FRONTEND_ORIGIN
