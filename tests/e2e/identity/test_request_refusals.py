@@ -68,3 +68,14 @@ async def test_the_login_page_answers_browsers_of_the_configured_frontend_origin
     assert ours.headers.get("access-control-allow-origin") == FRONTEND_ORIGIN
     assert theirs.headers.get("access-control-allow-origin") != "https://evil.example"
     assert page.headers.get("access-control-allow-origin") == FRONTEND_ORIGIN
+
+
+@pytest.mark.parametrize("code", ["ab\x00cd", "\u00af\u9b56", "x" * 64, "a b"])
+async def test_a_login_code_that_cannot_exist_is_unknown_without_touching_the_database(
+    http: httpx.AsyncClient, identity: ServiceProcess, code: str
+) -> None:
+    response = await http.post(
+        f"{identity.url}/v1/sign-ins", json={"login_code": code, "id_token": "a.b.c", "nonce": "n"}
+    )
+
+    assert_problem(response, 404, "unknown_login_code")

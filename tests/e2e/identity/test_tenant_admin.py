@@ -321,3 +321,12 @@ async def test_an_audit_page_cursor_beyond_any_id_is_a_400_not_a_server_error(op
     )
 
     problem(response, 400, "malformed_request")
+
+
+async def test_control_characters_in_names_and_notes_are_refused_not_stored(operator: Admin) -> None:
+    tenant_id = await operator.new_tenant()
+
+    problem(await operator.call("POST", "", json={"display_name": "Con\x00toso"}), 400, "invalid_display_name")
+    problem(await operator.put_connection(tenant_id, user_note="Hello\x00"), 400, "invalid_user_note")
+    problem(await operator.call("POST", f"/{tenant_id}/api-keys", json={"name": "bell\x07"}), 400, "invalid_name")
+    assert (await operator.put_connection(tenant_id, user_note="Line one\nLine two\tand a tab")).status_code == 200

@@ -31,6 +31,7 @@ from kutamo_identity.signin.schemas import (
 )
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
+from kutamo_identity.tenants.rules import LOGIN_CODE
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,8 @@ class SignInService:
         return seal_token(self._config.token_sealing_key, event_id, request.access_token, expires)
 
     async def _connection(self, login_code: str) -> Connection:
-        connection = await find_by_login_code(self._pool, login_code)
+        # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).
+        connection = await find_by_login_code(self._pool, login_code) if LOGIN_CODE.fullmatch(login_code) else None
         if connection is None:
             self._metrics.sign_in("unknown", "unknown_login_code")
             raise self._unknown(login_code)

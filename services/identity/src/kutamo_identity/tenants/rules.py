@@ -53,4 +53,15 @@ def check_login_code(code: str) -> str:
 def check_user_note(note: str | None) -> str | None:
     if note is not None and len(note) > USER_NOTE_MAX:
         raise BadRequest("invalid_user_note", f"user_note must be at most {USER_NOTE_MAX} characters.")
-    return note
+    return check_text(note, "user_note") if note is not None else None
+
+
+# Control characters other than tab and line breaks have no place in names and notes, and PostgreSQL
+# cannot store NUL in text at all.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def check_text(value: str, field: str) -> str:
+    if _CONTROL.search(value):
+        raise BadRequest(f"invalid_{field}", f"{field} contains control characters; use plain text.")
+    return value

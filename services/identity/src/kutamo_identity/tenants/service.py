@@ -45,6 +45,7 @@ class TenantAdminService:
 
     async def create_tenant(self, who: Principal, body: TenantCreate) -> Tenant:
         require_operator(who)
+        rules.check_text(body.display_name, "display_name")
         tenant_id, now = uuid.uuid4(), self._clock()
         async with tenant_transaction(self._pool, tenant_id) as conn:
             await repository.create_tenant(conn, tenant_id, body.display_name.strip(), now)
@@ -63,6 +64,7 @@ class TenantAdminService:
 
     async def create_api_key(self, who: Principal, tenant_id: uuid.UUID, body: ApiKeyCreate) -> ApiKeyCreated:
         require_operator(who)
+        rules.check_text(body.name, "name")
         now = self._clock()
         async with tenant_transaction(self._pool, tenant_id) as conn:
             if await repository.get_tenant(conn, tenant_id) is None:
