@@ -135,11 +135,7 @@ async def _fill_outbox(url: str, records: list[Envelope]) -> None:
     conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
     try:
         now = datetime.now(UTC)
-        rows = [
-            (str(uuid.uuid4()), r.topic, r.key, r.value,
-             msgspec.json.encode([[k, v.decode()] for k, v in r.headers]).decode(), now)
-            for r in records
-        ]  # fmt: skip
+        rows = [(str(uuid.uuid4()), r.topic, r.key, r.value, writer.encode_headers(r), now) for r in records]
         await conn.copy_records_to_table(
             "outbox", records=rows, columns=["event_id", "topic", "key", "value", "headers", "created_at"]
         )
@@ -156,7 +152,7 @@ async def _relay_throughput(stack: Stack, url: str, total: int, batch_size: int)
         while relay.published_total < total:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
-        assert await conn.fetchval("select count(*) from outbox where published_at is null") == 0
+        assert await conn.fetchval("select count(*) from outbox") == 0
         return total / elapsed
     finally:
         relay.stop()
@@ -293,7 +289,7 @@ async def _injected(stack: Stack) -> dict[str, Any]:
         async def sign_in(n: int) -> None:
             envelope = _envelope(topic, users[n % USERS])
             event_id = envelope.headers[1][1].decode()
-            headers = msgspec.json.encode([[k, v.decode()] for k, v in envelope.headers]).decode()
+            headers = writer.encode_headers(envelope)
             await pool.execute(
                 _INJECT, event_id, topic, envelope.key, envelope.value, headers, datetime.now(UTC), writer.CHANNEL
             )
@@ -379,8 +375,9 @@ async def _relay_share(url: str, answered: dict[str, datetime]) -> list[float]:
     """Seconds from each sign-in's response to its outbox row marked published (the identity side)."""
     conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
     try:
-        rows = await conn.fetch("select event_id::text, published_at from outbox where event_id = any($1::uuid[])",
-                                list(answered))  # fmt: skip
+        rows = await conn.fetch(
+            "select event_id::text, published_at from outbox_published where event_id = any($1::uuid[])", list(answered)
+        )
     finally:
         await conn.close()
     return [max(0.0, (r["published_at"] - answered[r["event_id"]]).total_seconds()) for r in rows if r["published_at"]]

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.metrics import IdentityMetrics
@@ -18,7 +19,7 @@ _RELAY_LOCK = 0x6B7574616D6F02
 
 
 async def _published(conn: asyncpg.Connection, event_id: str) -> bool:
-    return bool(await conn.fetchval("select published_at is not null from outbox where event_id = $1::uuid", event_id))
+    return bool(await conn.fetchval("select count(*) from outbox_published where event_id = $1::uuid", event_id))
 
 
 async def test_a_row_committed_late_is_published_not_skipped(
@@ -134,7 +135,7 @@ async def test_two_relays_publish_each_row_once_and_the_survivor_takes_over_when
             await write_event(relay_db, topic, f"user-{n % 40}")
 
     async def drained() -> bool | None:
-        return True if not await relay_db.fetchval("select count(*) from outbox where published_at is null") else None
+        return True if not await relay_db.fetchval("select count(*) from outbox") else None
 
     await eventually(drained, within=30, what="first 1,500 rows published")
     leader, leader_task, survivor = (one, one_task, two) if one.is_leader else (two, two_task, one)
@@ -154,44 +155,66 @@ async def test_two_relays_publish_each_row_once_and_the_survivor_takes_over_when
     assert len(received) == len({r.event_id for r in received}) == 2000
 
 
+async def _published_at(conn: asyncpg.Connection, event_id: str, at: datetime) -> None:
+    """Leave the row as the relay does once Kafka acknowledged it, as if that happened at `at`."""
+    await conn.execute(
+        """
+        with gone as (
+            delete from outbox where event_id = $1::uuid
+            returning id, event_id, topic, key, value, headers, created_at
+        )
+        insert into outbox_published select *, $2 from gone
+        """,
+        event_id,
+        at,
+    )
+
+
 async def test_published_rows_are_deleted_after_the_retention_period_and_waiting_rows_never(
     stack: dev_stack.Stack, relay_database: str, relay_db: asyncpg.Connection, topic: str, start_relay: RelayFactory
 ) -> None:
     now = datetime.now(UTC)
     ids = {what: await write_event(relay_db, topic, "user-1") for what in ("old", "recent", "waiting")}
-    for what, published, created in (
-        ("old", now - timedelta(hours=2), now - timedelta(hours=2)),
-        ("recent", now - timedelta(minutes=10), now - timedelta(minutes=10)),
-        ("waiting", None, now - timedelta(days=3)),
-    ):
-        await relay_db.execute(
-            "update outbox set published_at = $1, created_at = $2 where event_id = $3::uuid",
-            published,
-            created,
-            ids[what],
-        )
+    await relay_db.execute("update outbox set created_at = $1", now - timedelta(days=3))
+    await _published_at(relay_db, ids["old"], now - timedelta(hours=2))
+    await _published_at(relay_db, ids["recent"], now - timedelta(minutes=10))
     relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, retention=timedelta(hours=1))
 
     assert await relay.delete_published(relay_db) == 1
 
-    left = {str(r["event_id"]) for r in await relay_db.fetch("select event_id from outbox")}
-    assert left == {ids["recent"], ids["waiting"]}
+    assert {str(r["event_id"]) for r in await relay_db.fetch("select event_id from outbox_published")} == {
+        ids["recent"]
+    }
+    assert {str(r["event_id"]) for r in await relay_db.fetch("select event_id from outbox")} == {ids["waiting"]}
 
     # The leading relay does it by itself, now and then.
     again = await write_event(relay_db, topic, "user-2")
-    await relay_db.execute(
-        "update outbox set published_at = $1 where event_id = $2::uuid", now - timedelta(hours=3), again
-    )
+    await _published_at(relay_db, again, now - timedelta(hours=3))
     await start_relay(retention=timedelta(hours=1), cleanup_every=0.2)
 
     async def cleaned() -> bool | None:
-        return (
-            True
-            if not await relay_db.fetchval("select count(*) from outbox where event_id = $1::uuid", again)
-            else None
-        )
+        return None if await _published(relay_db, again) else True
 
     await eventually(cleaned, within=15, what="the running relay deleting an old published row")
+
+
+async def test_a_published_event_is_kept_as_it_went_to_kafka_until_the_retention_period_ends(
+    stack: dev_stack.Stack, relay_db: asyncpg.Connection, topic: str, start_relay: RelayFactory
+) -> None:
+    event_id = await write_event(relay_db, topic, "user-1")
+    before = datetime.now(UTC)
+    await start_relay()
+
+    await eventually(lambda: _true_or_none(_published(relay_db, event_id)), within=15, what="the event published")
+
+    assert await relay_db.fetchval("select count(*) from outbox") == 0, "the outbox holds only waiting events"
+    kept = await relay_db.fetchrow("select key, value, headers, published_at from outbox_published")
+    (received,) = await read_topic(stack.kafka.bootstrap_servers, topic, expected=1)
+    assert (kept["key"].decode(), kept["value"]) == (received.key, received.value)
+    assert msgspec.json.decode(kept["headers"], type=list[tuple[str, str]]) == [
+        ("ce_specversion", "1.0"), ("ce_id", event_id), ("ce_source", "urn:test")
+    ]  # fmt: skip
+    assert kept["published_at"] >= before
 
 
 async def test_backlog_size_and_age_are_exposed_then_drain_to_zero(

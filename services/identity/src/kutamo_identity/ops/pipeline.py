@@ -121,8 +121,7 @@ class PipelineView:
 
     async def _outbox(self) -> dict[str, Any]:
         row = await self._pool.fetchrow(
-            "select count(*) as backlog, extract(epoch from now() - min(created_at)) as oldest"
-            " from outbox where published_at is null"
+            "select count(*) as backlog, extract(epoch from now() - min(created_at)) as oldest from outbox"
         )
         return {"backlog": row["backlog"], "oldest_age_seconds": round(float(row["oldest"] or 0), 1)}
 

@@ -1,4 +1,4 @@
-"""The outbox relay: publishes outbox rows to Kafka in commit order, per user in order, and marks them sent.
+"""The outbox relay: publishes outbox rows to Kafka in commit order, per user in order, then moves them out.
 
 One relay is active at a time (a PostgreSQL advisory lock held on the relay's own connection), so
 two identity instances never publish the same row in normal operation; when the active instance
@@ -13,10 +13,11 @@ serialised by the lock on their identity row, so their rows are inserted in orde
 back while an earlier row of the same key is still below the horizon, so transaction ids handed out
 in the other order cannot reorder one user's events.
 
-Delivery is at least once: rows are marked after Kafka acknowledged them, so a crash in between
+Delivery is at least once: rows leave the outbox after Kafka acknowledged them, so a crash in between
 publishes them again (same `ce_id`; consumers de-duplicate on it). The producer is idempotent
 (`acks=all`, one batch in flight per partition) so retries inside it neither duplicate nor reorder.
-Published rows are deleted once older than the retention period.
+The outbox holds waiting rows only: a published row moves to `outbox_published` (a delete and an
+append, far cheaper than updating it in place) and is deleted there after the retention period.
 """
 
 import asyncio
@@ -24,13 +25,14 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.writer import CHANNEL
@@ -49,23 +51,31 @@ _READY = """
 with horizon as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
 head as materialized (
     select id, topic, key, value, headers, xid from outbox
-    where published_at is null and id not in (select unnest($2::bigint[]))
+    where id not in (select unnest($2::bigint[]))
     order by id limit $1
 ),
 held as (
     select key, min(id) as first_id from head, horizon h where head.xid >= h.xmin group by key
 )
-select head.id, head.topic, head.key, head.value, head.headers::text as headers
+select head.id, head.topic, head.key, head.value, head.headers
 from head, horizon h
 where head.xid < h.xmin
   and not exists (select 1 from held where held.key = head.key and held.first_id < head.id)
 order by head.id
 """
-_BACKLOG = "select count(*) as rows, min(created_at) as oldest from outbox where published_at is null"
-_CLEANUP = """
-delete from outbox where id in (
-    select id from outbox where published_at is not null and published_at < $1 limit $2
+# Published rows leave the queue in one statement, kept with the time they left.
+_MOVE = """
+with gone as (
+    delete from outbox where id = any($1::bigint[]) returning id, event_id, topic, key, value, headers, created_at
 )
+insert into outbox_published (id, event_id, topic, key, value, headers, created_at, published_at)
+select id, event_id, topic, key, value, headers, created_at, $2 from gone
+"""
+_BACKLOG = "select count(*) as rows, min(created_at) as oldest from outbox"
+_CLEANUP = """
+delete from outbox_published where ctid = any(array(
+    select ctid from outbox_published where published_at < $1 order by published_at limit $2
+))
 """
 _SESSION = {
     "search_path": "identity",
@@ -81,6 +91,14 @@ _SESSION = {
 }
 
 _headers = msgspec.json.Decoder(list[tuple[str, str]])
+
+
+class _Batch(NamedTuple):
+    topic: str
+    partition: int
+    builder: BatchBuilder
+
+
 _partitioner = DefaultPartitioner()
 
 
@@ -169,24 +187,26 @@ class OutboxRelay:
 
     async def _publish(self, conn: asyncpg.Connection) -> None:
         """Publish until stopped, one batch in flight. While Kafka takes a batch, the next one is read
-        (on the leader's connection) and the previous one is marked (on a second connection), so the
-        two database steps overlap each other and Kafka. A batch is sent only after the previous one
-        was acknowledged, so a failure never lets a later row overtake an earlier one."""
+        (on the leader's connection) and built into Kafka record batches, and the previous one is moved
+        out of the outbox (on a second connection), so the database, Python and Kafka work overlap. A
+        batch is queued only after the previous one was acknowledged, so a failure never lets a later
+        row overtake an earlier one."""
         marker: asyncpg.Connection = await asyncpg.connect(self._database_url, server_settings=_SESSION)
         marking: asyncio.Task[None] | None = None
         marking_ids: list[int] = []
         try:
             producer = await self._ensure_producer()
             rows = await self._ready(conn, [])
-            sending = await self._send(producer, rows)
+            sending = await self._queue(producer, await self._prepare(producer, rows))
             started = time.perf_counter()
             while not self._stopping.is_set():
                 following = await self._ready(conn, [r["id"] for r in rows] + marking_ids)
+                prepared = await self._prepare(producer, following)
                 await asyncio.gather(*sending)
                 if marking is not None:
                     await marking
                 marking, marking_ids = None, []
-                sending = await self._send(producer, following)
+                sending = await self._queue(producer, prepared)
                 if rows:
                     marking = asyncio.create_task(self._mark(marker, rows, started))
                     marking_ids = [r["id"] for r in rows]
@@ -209,28 +229,31 @@ class OutboxRelay:
         rows: list[asyncpg.Record] = await conn.fetch(_READY, self._batch, in_flight)
         return rows
 
-    async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list["asyncio.Future[Any]"]:
-        """Queue the rows as one Kafka batch per partition (a key always maps to the same partition, as
-        the default partitioner would place it); return the futures of their acknowledgements."""
+    async def _prepare(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list[_Batch]:
+        """The rows as Kafka record batches, one per partition (more when one fills up), in row order
+        within each partition; a key always maps to the partition the default partitioner would pick."""
+        for topic in {row["topic"] for row in rows} - self._partitions.keys():
+            self._partitions[topic] = sorted(await producer.partitions_for(topic))
         per_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
         for row in rows:
-            per_partition.setdefault((row["topic"], await self._partition(producer, row)), []).append(row)
-        futures = []
+            per_partition.setdefault((row["topic"], self._partition(row["topic"], row["key"])), []).append(row)
+        batches = []
         for (topic, partition), members in per_partition.items():
             batch = producer.create_batch()
             for row in members:
                 headers = [(name, value.encode()) for name, value in _headers.decode(row["headers"])]
                 if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batches.append(_Batch(topic, partition, batch))
                     batch = producer.create_batch()
                     batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            batches.append(_Batch(topic, partition, batch))
+        return batches
 
-    async def _partition(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> int:
-        topic, key = row["topic"], row["key"]
-        if topic not in self._partitions:
-            self._partitions[topic] = sorted(await producer.partitions_for(topic))
+    async def _queue(self, producer: AIOKafkaProducer, batches: list[_Batch]) -> list["asyncio.Future[Any]"]:
+        """Hand the batches to the producer; return the futures of their acknowledgements."""
+        return [await producer.send_batch(b.builder, b.topic, partition=b.partition) for b in batches]
+
+    def _partition(self, topic: str, key: bytes) -> int:
         cached = self._key_partitions.get((topic, key))
         if cached is None:
             if len(self._key_partitions) > 200_000:
@@ -240,9 +263,7 @@ class OutboxRelay:
         return cached
 
     async def _mark(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], started: float) -> None:
-        await conn.execute(
-            "update outbox set published_at = $1 where id = any($2::bigint[])", self._clock(), [r["id"] for r in rows]
-        )
+        await conn.execute(_MOVE, [r["id"] for r in rows], self._clock())
         self.published_total += len(rows)
         self.last_error = None
         if self._metrics is not None:
@@ -279,7 +300,7 @@ class OutboxRelay:
             await self.delete_published(conn)
 
     async def delete_published(self, conn: asyncpg.Connection) -> int:
-        """Delete rows published longer ago than the retention period, in chunks; return how many."""
+        """Delete rows published longer ago than the retention period, oldest first, in chunks; return how many."""
         before = self._clock() - self._retention
         deleted = 0
         while True:
