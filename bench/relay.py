@@ -18,6 +18,7 @@
 import asyncio
 import contextlib
 import multiprocessing
+import queue
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import system_clock
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
-RATE, SECONDS = 1_000, 20
+RATE, SECONDS, INJECTORS = 1_000, 20, 16
 ROUNDS = 3
 HTTP_RATE, HTTP_SECONDS = 40, 15
 TENANT = "00000000-0000-4000-8000-0000000000be"
@@ -272,51 +273,113 @@ def _summary(seconds: list[float], sent: int, elapsed: float) -> dict[str, Any]:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}  # fmt: skip
 
 
+class _Injected(msgspec.Struct):
+    """What the injecting process reports at the end."""
+
+    committed: int
+    elapsed_s: float
+    behind_schedule_s: list[float]
+
+
+def _inject_process(url: str, topic: str, rate: int, seconds: int, out: "multiprocessing.Queue[Any]") -> None:
+    asyncio.run(_inject(url, topic, rate, seconds, out))
+
+
+async def _inject(url: str, topic: str, rate: int, seconds: int, out: "multiprocessing.Queue[Any]") -> None:
+    """Commit rate * seconds sign-in transactions, event n due at start + n / rate, on INJECTORS
+    connections so commits overlap; the events are encoded beforehand so the clock drives only the
+    commits. Sampled (event id, commit time) pairs go to the parent as they happen, then the summary.
+    When every connection is busy the schedule slips, and `behind_schedule_s` shows by how much."""
+    users = [str(uuid.uuid4()) for _ in range(USERS)]
+    events = []
+    for n in range(rate * seconds):
+        envelope = _envelope(topic, users[n % USERS])
+        events.append((envelope.headers[1][1].decode(), envelope.key, envelope.value, writer.encode_headers(envelope)))
+    conns = [await asyncpg.connect(url, server_settings={"search_path": "identity"}) for _ in range(INJECTORS)]
+    idle: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+    for conn in conns:
+        idle.put_nowait(conn)
+    behind: list[float] = []
+    sampled: list[tuple[str, float]] = []
+
+    async def sign_in(n: int, due: float, conn: asyncpg.Connection) -> None:
+        event_id, key, value, headers = events[n]
+        try:
+            await conn.execute(_INJECT, event_id, topic, key, value, headers, datetime.now(UTC), writer.CHANNEL)
+        finally:
+            idle.put_nowait(conn)
+        committed = time.perf_counter()  # CLOCK_MONOTONIC: the parent's perf_counter reads the same clock
+        behind.append(committed - due)
+        if n % 5 == 0:
+            sampled.append((event_id, committed))
+
+    tasks: set[asyncio.Task[None]] = set()
+    started = time.perf_counter()
+    for n in range(len(events)):
+        due = started + n / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(sign_in(n, due, await idle.get()))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        if len(sampled) >= 20:
+            out.put(sampled)
+            sampled = []
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    out.put(sampled)
+    out.put(_Injected(committed=len(behind), elapsed_s=elapsed, behind_schedule_s=behind))
+    for conn in conns:
+        await conn.close()
+
+
+async def _collect(out: "multiprocessing.Queue[Any]", latencies: Latencies) -> _Injected:
+    """Hand the injector's sampled commits to the watcher as they arrive; return its summary."""
+    while True:
+        try:
+            item = out.get_nowait()
+        except queue.Empty:
+            await asyncio.sleep(0.005)
+            continue
+        if isinstance(item, _Injected):
+            return item
+        latencies.pending.update(item)
+
+
 async def _injected(stack: Stack) -> dict[str, Any]:
     url = await _database(stack)
     topic = await _topic(stack.kafka.bootstrap_servers)
-    relay = multiprocessing.get_context("spawn").Process(
-        target=_relay_process, args=(url, stack.kafka.bootstrap_servers)
-    )
+    spawn = multiprocessing.get_context("spawn")
+    relay = spawn.Process(target=_relay_process, args=(url, stack.kafka.bootstrap_servers))
     relay.start()
     worker, _ = await _start_worker(stack, url, topic, "http://127.0.0.1:9")
-    pool = await asyncpg.create_pool(url, min_size=32, max_size=32, server_settings={"search_path": "identity"})
+    out: multiprocessing.Queue[Any] = spawn.Queue()
+    injector = spawn.Process(target=_inject_process, args=(url, topic, RATE, SECONDS, out))
     latencies = Latencies(url)
     watcher = asyncio.create_task(latencies.watch())
-    users = [str(uuid.uuid4()) for _ in range(USERS)]
     try:
-
-        async def sign_in(n: int) -> None:
-            envelope = _envelope(topic, users[n % USERS])
-            event_id = envelope.headers[1][1].decode()
-            headers = writer.encode_headers(envelope)
-            await pool.execute(
-                _INJECT, event_id, topic, envelope.key, envelope.value, headers, datetime.now(UTC), writer.CHANNEL
-            )
-            if n % 5 == 0:
-                latencies.pending[event_id] = time.perf_counter()
-
-        total, tasks = RATE * SECONDS, set()
-        started = time.perf_counter()
-        for n in range(total):
-            due = started + n / RATE
-            if (delay := due - time.perf_counter()) > 0:
-                await asyncio.sleep(delay)
-            task = asyncio.create_task(sign_in(n))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - started
+        injector.start()
+        injected = await asyncio.wait_for(_collect(out, latencies), SECONDS + 120)
         latencies.done.set()
         await asyncio.wait_for(watcher, 120)
-        return {**_summary(latencies.seconds, total, elapsed), "target_rate_per_s": RATE, "seconds": SECONDS}
+        behind = sorted(injected.behind_schedule_s)
+        return {
+            **_summary(latencies.seconds, injected.committed, injected.elapsed_s),
+            "target_rate_per_s": RATE, "seconds": SECONDS, "connections": INJECTORS,
+            "commit_behind_schedule_ms": {
+                "p50": round(behind[len(behind) // 2] * 1000, 1),
+                "p99": round(behind[int(len(behind) * 0.99)] * 1000, 1),
+                "max": round(behind[-1] * 1000, 1),
+            },
+        }  # fmt: skip
     finally:
         watcher.cancel()
-        await pool.close()
+        for proc in (injector, relay):
+            if proc.pid is not None:
+                proc.terminate()
+                proc.join(30)
         worker.terminate()
         worker.wait(30)
-        relay.terminate()
-        relay.join(30)
         await _drop(stack, url)
 
 
