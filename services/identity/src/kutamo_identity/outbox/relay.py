@@ -250,7 +250,11 @@ class OutboxRelay:
         return batches
 
     async def _queue(self, producer: AIOKafkaProducer, batches: list[_Batch]) -> list["asyncio.Future[Any]"]:
-        """Hand the batches to the producer; return the futures of their acknowledgements."""
+        """Hand the batches to the producer; return the futures of their acknowledgements. A closed
+        batch leaves at once: an open one would wait out the producer's linger for records that
+        will never come."""
+        for batch in batches:
+            batch.builder.close()
         return [await producer.send_batch(b.builder, b.topic, partition=b.partition) for b in batches]
 
     def _partition(self, topic: str, key: bytes) -> int:
