@@ -10,8 +10,8 @@ so a late-committing row would be skipped). Every round reads the unpublished ro
 transaction is older than the oldest one still running (`xid < pg_snapshot_xmin`): that set only
 grows at its end, so rows leave in commit order and nothing is skipped. A user's sign-ins are
 serialised by the lock on their identity row, so their rows are inserted in order; a row is held
-back while an earlier row of the same key is still below the horizon, so transaction ids handed out
-in the other order cannot reorder one user's events.
+back while an earlier row of the same key is not yet below the horizon (order.py), so transaction
+ids handed out in the other order cannot reorder one user's events.
 
 Delivery is at least once: rows leave the outbox after Kafka acknowledged them, so a crash in between
 publishes them again (same `ce_id`; consumers de-duplicate on it). The producer is idempotent
@@ -35,6 +35,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_identity.metrics import IdentityMetrics
+from kutamo_identity.outbox.order import leaving
 from kutamo_identity.outbox.writer import CHANNEL
 from kutamo_identity.seams import Clock
 
@@ -43,25 +44,14 @@ log = logging.getLogger(__name__)
 _RELAY_LOCK = 0x6B7574616D6F02
 _CLEANUP_CHUNK = 10_000
 
-# The first $1 waiting rows in id order, not in flight ($2); of those, the ones below the horizon,
-# except rows of a key that has an earlier row still above it. Such an earlier row has a lower id and
-# is waiting, so it is in this head too. A batch is smaller only while rows above the horizon sit in
-# the head; the next round reads them again.
-_READY = """
-with horizon as materialized (select pg_snapshot_xmin(pg_current_snapshot()) as xmin),
-head as materialized (
-    select id, topic, key, value, headers, xid from outbox
-    where id not in (select unnest($2::bigint[]))
-    order by id limit $1
-),
-held as (
-    select key, min(id) as first_id from head, horizon h where head.xid >= h.xmin group by key
-)
-select head.id, head.topic, head.key, head.value, head.headers
-from head, horizon h
-where head.xid < h.xmin
-  and not exists (select 1 from held where held.key = head.key and held.first_id < head.id)
-order by head.id
+# The first $1 waiting rows in id order, not in flight ($2), each telling whether its transaction is
+# below the horizon, taken from the same snapshot the rows are read in. `order.leaving` keeps those
+# that may leave now; rows above the horizon are read again next round.
+_HEAD = """
+select id, topic, key, value, headers, xid < (select pg_snapshot_xmin(pg_current_snapshot())) as settled
+from outbox
+where id not in (select unnest($2::bigint[]))
+order by id limit $1
 """
 # Published rows leave the queue in one statement, kept with the time they left.
 _MOVE = """
@@ -226,8 +216,7 @@ class OutboxRelay:
                 await marker.close(timeout=2)
 
     async def _ready(self, conn: asyncpg.Connection, in_flight: list[int]) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await conn.fetch(_READY, self._batch, in_flight)
-        return rows
+        return leaving(await conn.fetch(_HEAD, self._batch, in_flight))
 
     async def _prepare(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list[_Batch]:
         """The rows as Kafka record batches, one per partition (more when one fills up), in row order
