@@ -1,9 +1,10 @@
 """W3C trace context (`traceparent`), carried from the HTTP request through the outbox and Kafka
 headers into the worker, so one sign-in can be followed end to end in the logs of both services."""
 
+import random
 import re
-import secrets
 
+_random = random.Random()  # noqa: S311 - ids, not secrets (see continue_or_start)
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -17,9 +18,12 @@ def parse(header: str | None) -> tuple[str, str] | None:
 
 def continue_or_start(header: str | None) -> str:
     """A traceparent for our own span: a child of the caller's trace, or a new trace."""
-    parsed = parse(header)
-    trace_id = parsed[0] if parsed else secrets.token_hex(16)
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    parsed = parse(header) if header else None
+    # Trace and span ids need to be unique, not secret: a fast PRNG, seeded from the OS, is enough.
+    if parsed is None:
+        ids = f"{_random.getrandbits(192):048x}"
+        return f"00-{ids[:32]}-{ids[32:]}-01"
+    return f"00-{parsed[0]}-{_random.getrandbits(64):016x}-01"
 
 
 def trace_id(header: str | None) -> str | None:

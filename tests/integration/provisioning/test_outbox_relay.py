@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import asyncpg
+import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -84,3 +85,35 @@ async def _read(bootstrap: str, topic: str, partitions: int, expected: int) -> l
         return received
     finally:
         await consumer.stop()
+
+
+async def test_announcements_waiting_in_the_earlier_format_are_still_published(
+    stack: dev_stack.Stack, pool: asyncpg.Pool
+) -> None:
+    """Rows written before migration 0004 (one JSON envelope, bytes as base64) survive the upgrade."""
+    bootstrap = stack.kafka.bootstrap_servers
+    topic = f"test.user-provisioned.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name=topic, num_partitions=1, replication_factor=1)])
+    await admin.close()
+    user = str(uuid.uuid4())
+    old = Envelope(topic=topic, key=user.encode(), value=b'{"n": 1}', headers=[("ce_id", b"old-1")])
+    new = Envelope(topic=topic, key=user.encode(), value=b'{"n": 2}', headers=[("ce_id", b"new-2")])
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "insert into outbox (topic, envelope, created_at) values ($1, $2::jsonb, $3)",
+            topic, msgspec.json.encode(old).decode(), NOW,
+        )  # fmt: skip
+        await outbox.write(conn, [new], NOW)
+    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
+    stopping = asyncio.Event()
+    task = asyncio.create_task(relay.run(stopping))
+    try:
+        received = await _read(bootstrap, topic, 1, 2)
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 20)
+
+    assert [(value, key) for _, value, key in received] == [(b'{"n": 1}', user.encode()), (b'{"n": 2}', user.encode())]
+    assert await pool.fetchval("select count(*) from outbox") == 0

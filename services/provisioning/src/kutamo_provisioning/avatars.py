@@ -45,7 +45,8 @@ class AvatarStore(abc.ABC):
 
 class PostgresAvatarStore(AvatarStore):
     async def put(self, conn: asyncpg.Connection, photos: list[Photo], now: datetime) -> None:
-        unique = {content_hash(p): p for p in photos}
+        # In hash order, so concurrent batches storing the same photos wait for each other, never deadlock.
+        unique = dict(sorted(((content_hash(p), p) for p in photos), key=lambda pair: pair[0]))
         if not unique:
             return
         await conn.execute(

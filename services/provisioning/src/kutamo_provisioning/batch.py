@@ -25,7 +25,7 @@ from kutamo_contracts.envelope import (
     EnvelopeError,
     decode_record,
     encode_record,
-    header_map,
+    header,
 )
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
@@ -72,11 +72,15 @@ class BatchProcessor:
     async def process(self, records: Sequence[Record]) -> Result:
         failed: list[Failed] = []
         decoded: list[tuple[Record, UserSignedIn]] = []
+        traces: dict[str, str | None] = {}
         for record in records:
             try:
-                decoded.append((record, _decode(record)))
+                event = _decode(record)
             except MalformedEvent as exc:
                 failed.append(Failed(record, exc, 1))
+                continue
+            decoded.append((record, event))
+            traces[event.event_id] = header(record.headers, "traceparent")
         targets = await self._graph_targets([e for _, e in decoded])
         chosen = [e for _, e in decoded if e.event_id in targets]
         read = await asyncio.gather(*(self._details(e) for e in chosen))
@@ -98,7 +102,6 @@ class BatchProcessor:
         async with self._pool.acquire() as conn, conn.transaction():
             await self._store.put(conn, photos, now)
             outcomes = await users.apply_batch(conn, items, now)
-            traces = {e.event_id: header_map(r.headers).get("traceparent") for r, e in decoded}
             await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on, traces), now)
         _log_applied(items, outcomes, traces)
         return Result(failed=failed, outcomes=outcomes)
@@ -144,11 +147,6 @@ def _announcement_id(source_event_id: str) -> str:
     """A UUID (version 5 layout) derived from the sign-in, so a re-announcement carries the same id."""
     h = hashlib.sha1(b"kutamo:user-provisioned:" + source_event_id.encode(), usedforsecurity=False).hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
-
-
-def _on(topic: str, envelope: Envelope) -> Envelope:
-    """The envelope addressed to `topic` (the contract's topic unless configured otherwise)."""
-    return envelope if envelope.topic == topic else msgspec.structs.replace(envelope, topic=topic)
 
 
 def _claims_only(event: UserSignedIn) -> str:
@@ -203,10 +201,10 @@ def _announcements(
             not_refreshed_reason=r["not_refreshed_reason"],
         )
         envelopes.append(
-            _on(topic, encode_record(
+            encode_record(
                 USER_PROVISIONED, message, event_id=message.event_id, subject=event.user_id,
-                source=SOURCE_PROVISIONING, time=now,
+                source=SOURCE_PROVISIONING, time=now, topic_name=topic,
                 traceparent=tracing.continue_or_start(traces.get(event.event_id)),
-            ))
+            )
         )  # fmt: skip
     return envelopes

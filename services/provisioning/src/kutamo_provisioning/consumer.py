@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -19,7 +20,6 @@ from kutamo_contracts.topics import DEAD_LETTERS
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.batch import BatchProcessor, Record, Result
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.outbox import OutboxRelay
 from kutamo_provisioning.seams import Clock
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,6 @@ class SignInConsumer:
         group_id: str,
         topic: str,
         batch: BatchProcessor,
-        relay: OutboxRelay,
         metrics: Metrics,
         clock: Clock,
         max_records: int,
@@ -67,7 +66,6 @@ class SignInConsumer:
         self._group = group_id
         self._topic = topic
         self._batch = batch
-        self._relay = relay
         self.metrics = metrics
         self._clock = clock
         self._max_records = max_records
@@ -129,11 +127,10 @@ class SignInConsumer:
         except (CommitFailedError, IllegalStateError) as exc:
             log.warning("offset commit refused after a rebalance; the next owner redoes the batch (idempotent)",
                         extra={"error": type(exc).__name__})  # fmt: skip
-        self._relay.wake()
         self.metrics.batch_size.observe(len(records))
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
-        for outcome in result.outcomes:
-            self.metrics.events.labels(outcome.change).inc()
+        for change, count in Counter(o.change for o in result.outcomes).items():
+            self.metrics.events.labels(change).inc(count)
         await self._update_lag(consumer)
         log.debug("batch applied", extra={"records": len(records), "dead_letters": len(result.failed)})
 

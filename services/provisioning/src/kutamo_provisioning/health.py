@@ -8,7 +8,7 @@ from litestar import Controller, Response, get
 
 from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.metrics import CONTENT_TYPE_LATEST, Metrics
-from kutamo_provisioning.outbox import OutboxRelay
+from kutamo_provisioning.relay_process import RelayProcess
 
 _GAUGE_SECONDS = 5.0
 
@@ -58,7 +58,7 @@ class HealthController(Controller):
 
     @get("/health/ready")
     async def ready(
-        self, db_pool: asyncpg.Pool, consumer: SignInConsumer, relay: OutboxRelay, metrics: Metrics
+        self, db_pool: asyncpg.Pool, consumer: SignInConsumer, relay: RelayProcess, metrics: Metrics
     ) -> Response[dict[str, Any]]:
         found = await checks(db_pool, consumer)
         ok = all(c["ok"] for c in found.values())

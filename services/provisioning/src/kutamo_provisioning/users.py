@@ -96,7 +96,7 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
         touched.setdefault(user_id, []).append(len(outcomes))
         outcomes.append(_outcome(before, after))
     if touched:
-        finals = [state[u] for u in touched]
+        finals = [state[u] for u in sorted(touched)]  # in key order, as rows were locked: no deadlocks
         written = {str(r[0]) for r in await conn.fetch(_UPSERT, _encoder.encode(finals).decode())}
         for user_id, positions in touched.items():
             if user_id not in written:  # another worker wrote a newer sign-in first

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -21,8 +22,8 @@ from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.graph import GraphClient
 from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.outbox import OutboxRelay
 from kutamo_provisioning.provisioner import Provisioner
+from kutamo_provisioning.relay_process import RelayProcess
 from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
 
@@ -51,13 +52,12 @@ def create_app(
         )
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
         provisioner = Provisioner(graph, config.token_sealing_key, clock, metrics)
-        relay = OutboxRelay(pool, config.kafka_bootstrap_servers, metrics)
+        relay = RelayProcess(config.database_url, config.kafka_bootstrap_servers, config.log_level, metrics)
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
             config.signed_in_topic,
             BatchProcessor(pool, provisioner, store, clock, config.graph_concurrency, config.provisioned_topic),
-            relay,
             metrics,
             clock,
             config.batch_max_records,
@@ -69,6 +69,7 @@ def create_app(
             asyncio.create_task(relay.run(consumer.stopping), name="outbox-relay"),
         ]
         gauge = asyncio.create_task(keep_ready_gauge(pool, consumer, metrics), name="ready-gauge")
+        _tune_gc()
         try:
             yield
         finally:
@@ -97,6 +98,16 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         logging_config=None,
     )
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections: a batch allocates tens of objects per event, nearly all freed
+    by reference counting. Objects alive after start-up (modules, app, pools) are frozen out of the
+    collector's scans, and the youngest generation is collected every 20,000 allocations instead of 700.
+    Measured: the worker's CPU per event falls by about a fifth; memory stays flat (see docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 async def _keep_running(name: str, run: Callable[[], Awaitable[None]], stopping: asyncio.Event) -> None:
