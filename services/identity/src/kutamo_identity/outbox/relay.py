@@ -25,16 +25,14 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any
 
 import asyncpg
-import msgspec
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_identity.metrics import IdentityMetrics
+from kutamo_identity.outbox.batches import Batch, Batcher
 from kutamo_identity.outbox.order import leaving
 from kutamo_identity.outbox.writer import CHANNEL
 from kutamo_identity.seams import Clock
@@ -80,17 +78,6 @@ _SESSION = {
     "enable_bitmapscan": "off",
 }
 
-_headers = msgspec.json.Decoder(list[tuple[str, str]])
-
-
-class _Batch(NamedTuple):
-    topic: str
-    partition: int
-    builder: BatchBuilder
-
-
-_partitioner = DefaultPartitioner()
-
 
 class OutboxRelay:
     def __init__(
@@ -121,8 +108,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
-        self._partitions: dict[str, list[int]] = {}
-        self._key_partitions: dict[tuple[str, bytes], int] = {}
+        self._batcher = Batcher()
         self.published_total = 0
         self.is_leader = False
         self.last_error: str | None = None
@@ -187,11 +173,11 @@ class OutboxRelay:
         try:
             producer = await self._ensure_producer()
             rows = await self._ready(conn, [])
-            sending = await self._queue(producer, await self._prepare(producer, rows))
+            sending = await self._queue(producer, await self._batcher.build(producer, rows))
             started = time.perf_counter()
             while not self._stopping.is_set():
                 following = await self._ready(conn, [r["id"] for r in rows] + marking_ids)
-                prepared = await self._prepare(producer, following)
+                prepared = await self._batcher.build(producer, following)
                 await asyncio.gather(*sending)
                 if marking is not None:
                     await marking
@@ -218,42 +204,13 @@ class OutboxRelay:
     async def _ready(self, conn: asyncpg.Connection, in_flight: list[int]) -> list[asyncpg.Record]:
         return leaving(await conn.fetch(_HEAD, self._batch, in_flight))
 
-    async def _prepare(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> list[_Batch]:
-        """The rows as Kafka record batches, one per partition (more when one fills up), in row order
-        within each partition; a key always maps to the partition the default partitioner would pick."""
-        for topic in {row["topic"] for row in rows} - self._partitions.keys():
-            self._partitions[topic] = sorted(await producer.partitions_for(topic))
-        per_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
-        for row in rows:
-            per_partition.setdefault((row["topic"], self._partition(row["topic"], row["key"])), []).append(row)
-        batches = []
-        for (topic, partition), members in per_partition.items():
-            batch = producer.create_batch()
-            for row in members:
-                headers = [(name, value.encode()) for name, value in _headers.decode(row["headers"])]
-                if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
-                    batches.append(_Batch(topic, partition, batch))
-                    batch = producer.create_batch()
-                    batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
-            batches.append(_Batch(topic, partition, batch))
-        return batches
-
-    async def _queue(self, producer: AIOKafkaProducer, batches: list[_Batch]) -> list["asyncio.Future[Any]"]:
+    async def _queue(self, producer: AIOKafkaProducer, batches: list[Batch]) -> list["asyncio.Future[Any]"]:
         """Hand the batches to the producer; return the futures of their acknowledgements. A closed
         batch leaves at once: an open one would wait out the producer's linger for records that
         will never come."""
         for batch in batches:
             batch.builder.close()
         return [await producer.send_batch(b.builder, b.topic, partition=b.partition) for b in batches]
-
-    def _partition(self, topic: str, key: bytes) -> int:
-        cached = self._key_partitions.get((topic, key))
-        if cached is None:
-            if len(self._key_partitions) > 200_000:
-                self._key_partitions.clear()
-            cached = _partitioner(key, self._partitions[topic], self._partitions[topic])
-            self._key_partitions[(topic, key)] = cached
-        return cached
 
     async def _mark(self, conn: asyncpg.Connection, rows: list[asyncpg.Record], started: float) -> None:
         await conn.execute(_MOVE, [r["id"] for r in rows], self._clock())
@@ -328,8 +285,7 @@ class OutboxRelay:
         # A fresh producer after any failure: an idempotent producer can stay stuck after a broker
         # outage (aiokafka #1017), and a new one costs only a connection.
         producer, self._producer = self._producer, None
-        self._partitions.clear()
-        self._key_partitions.clear()
+        self._batcher.forget()
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
