@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
+from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import system_clock
 from tests.e2e.conftest import eventually
-from tests.e2e.events.conftest import RelayFactory, per_key, read_topic, write_event
+from tests.e2e.events.conftest import PARTITIONS, RelayFactory, per_key, read_topic, write_event
 
 _RELAY_LOCK = 0x6B7574616D6F02
 
@@ -248,3 +249,20 @@ async def test_backlog_size_and_age_are_exposed_then_drain_to_zero(
     await eventually(drained, within=15, what="backlog drained")
     assert sample("kutamo_identity_outbox_oldest_age_seconds") == 0
     assert sample("kutamo_identity_relay_published_total") == 5
+
+
+async def test_each_users_events_land_on_the_partition_kafkas_default_partitioner_picks_for_their_key(
+    stack: dev_stack.Stack, relay_db: asyncpg.Connection, topic: str, start_relay: RelayFactory
+) -> None:
+    keys = [f"user-{n}" for n in range(30)]
+    async with relay_db.transaction():
+        for _ in range(2):
+            for key in keys:
+                await write_event(relay_db, topic, key)
+    await start_relay()
+
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=60)
+
+    partitions = list(range(PARTITIONS))
+    placed = {(r.key, r.partition) for r in received}
+    assert placed == {(key, DefaultPartitioner()(key.encode(), partitions, partitions)) for key in keys}
