@@ -47,3 +47,14 @@ def test_a_short_operator_key_is_refused_at_start() -> None:
 
 def test_a_long_operator_key_is_taken() -> None:
     assert from_env({**ENV, "KUTAMO_OPERATOR_KEY": "k" * 40}).operator_key == "k" * 40
+
+
+def test_two_batches_are_in_flight_unless_configured() -> None:
+    assert from_env(ENV).batches_in_flight == 2
+    assert from_env({**ENV, "BATCHES_IN_FLIGHT": "1"}).batches_in_flight == 1
+
+
+@pytest.mark.parametrize("value", ["0", "17", "two"])
+def test_a_batches_in_flight_setting_out_of_range_is_refused_at_start(value: str) -> None:
+    with pytest.raises(ConfigError, match="BATCHES_IN_FLIGHT"):
+        from_env({**ENV, "BATCHES_IN_FLIGHT": value})

@@ -35,6 +35,7 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         "Topic the worker announces users on (default kutamo.provisioning.user-provisioned.v1)",
     ),
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
+    "BATCHES_IN_FLIGHT": (False, "Batches applied at once, each on its own partitions (default 2)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 16)"),
 }
 
@@ -59,6 +60,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     signed_in_topic: str = USER_SIGNED_IN.name
     provisioned_topic: str = USER_PROVISIONED.name
     batch_max_records: int = 1000
+    batches_in_flight: int = 2
     graph_concurrency: int = 16
 
 
@@ -108,6 +110,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         signed_in_topic=environ.get("KAFKA_SIGNED_IN_TOPIC", USER_SIGNED_IN.name).strip() or USER_SIGNED_IN.name,
         provisioned_topic=environ.get("KAFKA_PROVISIONED_TOPIC", "").strip() or USER_PROVISIONED.name,
         batch_max_records=_int(environ, "BATCH_MAX_RECORDS", 1000, 1, 10000),
+        batches_in_flight=_int(environ, "BATCHES_IN_FLIGHT", 2, 1, 16),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 16, 1, 512),
     )
 

@@ -2,8 +2,11 @@
 
 A partition's offset is committed only after the batch's database transaction committed and its dead
 letters were acknowledged, so a crash at any point redelivers, and event ids make the redelivery
-harmless. On a rebalance the listener waits for the batch in flight to commit (bounded); past that
-bound the batch is abandoned, its commit fails, and the next owner redoes it idempotently.
+harmless. Up to BATCHES_IN_FLIGHT batches run at once, each on partitions no other batch in flight
+holds: a partition's records are still applied one batch after the other, in offset order, while the
+worker decodes one batch as PostgreSQL applies another. On a rebalance the listener waits for the
+batches in flight to commit (bounded); past that bound they are abandoned, their commits fail, and the
+next owner redoes them idempotently.
 """
 
 import asyncio
@@ -36,11 +39,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._worker = worker
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        try:
-            async with asyncio.timeout(_REVOKE_WAIT_SECONDS):
-                async with self._worker.in_flight:
-                    pass  # the batch in flight has committed (or there was none)
-        except TimeoutError:
+        if not await self._worker.drain(_REVOKE_WAIT_SECONDS):
             log.warning("batch in flight abandoned at rebalance", extra={"partitions": _names(revoked)})
         self._worker.forget(revoked)
         log.info("partitions revoked", extra={"partitions": _names(revoked)})
@@ -61,6 +60,7 @@ class SignInConsumer:
         metrics: Metrics,
         clock: Clock,
         max_records: int,
+        in_flight: int = 2,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._group = group_id
@@ -70,7 +70,8 @@ class SignInConsumer:
         self._clock = clock
         self._max_records = max_records
         self.stopping = asyncio.Event()
-        self.in_flight = asyncio.Lock()
+        self._lanes = in_flight
+        self._batches: dict[asyncio.Task[None], set[TopicPartition]] = {}
         self.assigned: set[TopicPartition] = set()
         self.joined = False
         self.running = False
@@ -84,6 +85,13 @@ class SignInConsumer:
             with contextlib.suppress(KeyError):
                 self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
         self.assigned -= revoked
+
+    async def drain(self, seconds: float) -> bool:
+        """Wait for the batches in flight to finish (True), or until `seconds` have passed (False)."""
+        if not self._batches:
+            return True
+        _, pending = await asyncio.wait(list(self._batches), timeout=seconds)
+        return not pending
 
     def stop(self) -> None:
         """Stop fetching; the batch in flight finishes and commits, then the consumer leaves the group."""
@@ -105,15 +113,48 @@ class SignInConsumer:
         self.running = True
         try:
             while not self.stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
-                if batches:
-                    async with self.in_flight:
-                        await self._handle(consumer, producer, batches)
+                await self._fetch_one(consumer, producer)
+            await self._finish(len(self._batches))
         finally:
+            if self._batches:  # the loop failed: let the other batches finish (they commit), then give up
+                await self.drain(_REVOKE_WAIT_SECONDS)
+                for task in self._batches:
+                    task.cancel()
+                self._batches.clear()
             self.running = False
             self.joined = False
             await consumer.stop()
             await producer.stop()
+
+    async def _fetch_one(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
+        """Start one batch on partitions that have none in flight (or wait for a lane to free up)."""
+        await self._finish(sum(1 for task in self._batches if task.done()))  # their partitions are free again
+        if len(self._batches) >= self._lanes:
+            await self._finish(1)
+            return
+        busy = set().union(*self._batches.values()) if self._batches else set()
+        free = [tp for tp in consumer.assignment() if tp not in busy]
+        if not free:
+            await self._finish(1)
+            return
+        # Short waits while batches run, so a lane that frees up is used at once.
+        batches = await consumer.getmany(*free, timeout_ms=20 if self._batches else 500, max_records=self._max_records)
+        if batches:
+            task = asyncio.create_task(self._handle(consumer, producer, batches))
+            self._batches[task] = set(batches)
+
+    async def _finish(self, count: int) -> None:
+        """Wait until `count` batches in flight are done; a batch that failed fails the loop (it restarts)."""
+        if not self._batches or count <= 0:
+            return
+        done = {task for task in self._batches if task.done()}
+        if len(done) < count:
+            when = asyncio.FIRST_COMPLETED if count < len(self._batches) else asyncio.ALL_COMPLETED
+            done, _ = await asyncio.wait(list(self._batches), return_when=when)
+        for task in done:
+            del self._batches[task]
+        for task in done:
+            task.result()
 
     async def _handle(
         self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[Record]]

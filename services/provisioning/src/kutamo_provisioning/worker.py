@@ -61,6 +61,7 @@ def create_app(
             metrics,
             clock,
             config.batch_max_records,
+            config.batches_in_flight,
         )
         access = Access(SessionVerifier(http, config.identity_base_url), config.operator_key)
         app.state.update(db_pool=pool, consumer=consumer, relay=relay, access=access)
