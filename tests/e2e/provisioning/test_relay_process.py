@@ -112,3 +112,23 @@ async def _published(http: httpx.AsyncClient, worker: kit.Worker, at_least: int)
 
 async def _gone(pid: int) -> bool:
     return not alive(pid)
+
+
+async def test_a_worker_killed_while_its_relay_starts_leaves_no_relay_behind(
+    base_env: dict[str, str], worker_logs: Path
+) -> None:
+    worker = kit.start_worker(base_env, worker_logs, "relay-orphan")  # returns as soon as it is ready
+    log = str(worker_logs / "relay-orphan.log")
+    worker.kill()  # the relay process is typically still importing now
+    await kit.until(lambda: _none_writing_to(log), within=10, what="no relay left writing to the worker's log")
+
+
+async def _none_writing_to(log: str) -> bool:
+    """No process (the relay inherits the worker's stderr) still has the worker's log open."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/2") == log and alive(int(pid)):
+                return False
+        except OSError:
+            continue
+    return True

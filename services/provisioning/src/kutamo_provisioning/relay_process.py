@@ -45,7 +45,9 @@ class RelayProcess:
         context = multiprocessing.get_context("spawn")  # a fresh interpreter: no event loop or sockets inherited
         while not stopping.is_set():
             reports, child_end = context.Pipe(duplex=False)
-            child = context.Process(target=_main, args=(*self._args, child_end), name="kutamo-outbox-relay")
+            child = context.Process(
+                target=_main, args=(*self._args, os.getpid(), child_end), name="kutamo-outbox-relay"
+            )
             child.start()
             child_end.close()
             self.pid = child.pid
@@ -116,22 +118,23 @@ class _Reports:
         self.outbox_errors = _Report(pipe, "errors")
 
 
-def _main(database_url: str, bootstrap_servers: str, log_level: str, pipe: Connection) -> None:
+def _main(database_url: str, bootstrap_servers: str, log_level: str, parent: int, pipe: Connection) -> None:
     """The child: die with the worker, log like it, relay until SIGTERM."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the worker died while this process was starting: PDEATHSIG came too late
+        return
     logformat.configure("provisioning", log_level)
     gc.freeze()  # as the worker does (worker._tune_gc): start-up objects out of the collector's scans
     gc.set_threshold(20_000, 20, 20)
-    asyncio.run(_relay(database_url, bootstrap_servers, pipe))
+    asyncio.run(_relay(database_url, bootstrap_servers, parent, pipe))
 
 
-async def _relay(database_url: str, bootstrap_servers: str, pipe: Connection) -> None:
+async def _relay(database_url: str, bootstrap_servers: str, parent: int, pipe: Connection) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C reaches the whole group: the worker stops us
         loop.add_signal_handler(signum, stopping.set)
-    parent = os.getppid()
     pool = await db.create_pool(database_url, max_size=3)
     relay = OutboxRelay(pool, bootstrap_servers, _Reports(pipe))
     task = asyncio.create_task(relay.run(stopping))
