@@ -3,10 +3,13 @@
 1. N sign-in events without a Graph token (the id_token's claims only: no Graph, no avatar) are put
    on a topic of the bench's own. Baseline: a bare aiokafka consumer reading them with getmany, with
    and without decoding each CloudEvent. Ours: a real worker process (`python -m kutamo_provisioning`,
-   its own database and consumer group) applying them: batch transaction, processed events, users
-   upsert, outbox rows, offset commits, and the outbox relay publishing user-provisioned meanwhile.
-   Throughput is counted from the first applied event to the last (start-up excluded); memory is
-   the worker's peak RSS.
+   its own database and consumer group) applying them: batch transactions, processed events, users
+   upsert, outbox rows, offset commits, and its outbox relay (a child process) publishing
+   user-provisioned meanwhile. Throughput is counted from the worker's readiness to the moment the
+   group's committed offsets cover every event (read from Kafka, so the bench puts no load on the
+   worker's database); CPU is counted for the worker process and for its relay separately; memory is
+   the worker's peak RSS. Two untimed passes warm the broker's JIT first; then three timed rounds
+   (each a fresh database and consumer group), reported as the median, the best and every round.
 2. M events with sealed Graph tokens, each read from the Microsoft emulator (profile + photo, the
    avatar stored): the "avatar fetch included" figure, bounded by the emulator on the same cores.
 """
@@ -35,6 +38,7 @@ from kutamo_dev.services import service_env
 from kutamo_dev.stack import Stack
 
 EVENTS, USERS, PARTITIONS = 60_000, 30_000, 6
+WARM_UP_ROUNDS, ROUNDS = 2, 3  # figures: the median round (all rounds reported)
 GRAPH_EVENTS = 600
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -200,20 +204,31 @@ async def _run(stack: Stack) -> dict[str, Any]:
     users = [str(uuid.uuid4()) for _ in range(USERS)]
     events = [_event(users[i % USERS], T0 + timedelta(seconds=i)) for i in range(EVENTS)]
     topic = await _topic(bootstrap, events)
+    # Warm-up, not counted: a long-running broker has JIT-compiled its hot paths (a fresh one spends
+    # most of a core compiling for the first minute of load), and PostgreSQL has its caches.
+    for _ in range(WARM_UP_ROUNDS):
+        await _worker_run(stack, topic, EVENTS)
     raw = await _consume_only(bootstrap, topic, EVENTS, decode=False)
     decoded = await _consume_only(bootstrap, topic, EVENTS, decode=True)
-    ours = await _worker_run(stack, topic, EVENTS)
+    rounds = [await _worker_run(stack, topic, EVENTS) for _ in range(ROUNDS)]
+    ranked = sorted(rounds, key=lambda r: r["events_per_s"])
+    median, best = ranked[len(ranked) // 2], ranked[-1]
     graph_topic = await _topic(bootstrap, await _graph_events(stack, GRAPH_EVENTS))
     with_graph = await _worker_run(stack, graph_topic, GRAPH_EVENTS)
     return {
         "without_graph": {
-            **ours, "baseline_consume_only_events_per_s": round(raw),
+            **median, "best_round_events_per_s": best["events_per_s"],
+            "rounds_events_per_s": [r["events_per_s"] for r in rounds],
+            "rounds_events_per_worker_cpu_second": [r["events_per_worker_cpu_second"] for r in rounds],
+            "baseline_consume_only_events_per_s": round(raw),
             "baseline_consume_and_decode_events_per_s": round(decoded),
-            "ratio_to_consume_and_decode": round(ours["events_per_s"] / decoded, 2),
-            "target_events_per_s": 10_000, "meets_target": ours["events_per_s"] >= 10_000,
+            "ratio_to_consume_and_decode": round(median["events_per_s"] / decoded, 2),
+            "target_events_per_s": 10_000, "meets_target_wall_clock": median["events_per_s"] >= 10_000,
+            "meets_target_per_worker_cpu_second": median["events_per_worker_cpu_second"] >= 10_000,
         },
         "with_graph_and_avatar": with_graph,
-        "partitions": PARTITIONS, "batch_max_records": 1000, "machine_cpus": os.cpu_count(),
+        "partitions": PARTITIONS, "batch_max_records": 1000, "batches_in_flight": 2,
+        "warm_up_rounds": WARM_UP_ROUNDS, "machine_cpus": os.cpu_count(),
     }  # fmt: skip
 
 
