@@ -8,13 +8,13 @@ from typing import NamedTuple
 import asyncpg
 import msgspec
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
+
+from kutamo_contracts.partitioning import partition_for
 
 __all__ = ["Batch", "Batcher"]
 
 _headers = msgspec.json.Decoder(list[tuple[str, str]])
-_partitioner = DefaultPartitioner()
 _CACHED_KEYS = 200_000
 
 
@@ -25,8 +25,8 @@ class Batch(NamedTuple):
 
 
 class Batcher:
-    """Builds the batches; remembers each topic's partitions and each key's partition (aiokafka's
-    murmur2 is pure Python) until `forget`, which a new producer calls for."""
+    """Builds the batches; remembers each topic's partitions and each key's partition (the contracts'
+    rule, Kafka's default partitioner) until `forget`, which a new producer calls for."""
 
     def __init__(self) -> None:
         self._partitions: dict[str, list[int]] = {}
@@ -59,6 +59,7 @@ class Batcher:
         if cached is None:
             if len(self._key_partitions) > _CACHED_KEYS:
                 self._key_partitions.clear()
-            cached = _partitioner(key, self._partitions[topic], self._partitions[topic])
+            every = self._partitions[topic]
+            cached = every[partition_for(key, len(every))]
             self._key_partitions[(topic, key)] = cached
         return cached
