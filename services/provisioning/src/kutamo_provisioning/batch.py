@@ -31,7 +31,7 @@ from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 from kutamo_provisioning import graph, outbox, users
 from kutamo_provisioning.avatars import AvatarStore
-from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProvisioningError
+from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProvisioningError, Unstorable
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
 from kutamo_provisioning.seams import Clock
@@ -85,8 +85,7 @@ class BatchProcessor:
         chosen = [e for _, e in decoded if e.event_id in targets]
         read = await asyncio.gather(*(self._details(e) for e in chosen))
         from_graph = {e.event_id: r for e, r in zip(chosen, read, strict=True)}
-        items: list[users.Item] = []
-        photos: list[Photo] = []
+        ready: list[tuple[Record, users.Item, Photo | None]] = []
         for record, event in decoded:
             result = from_graph.get(event.event_id)
             if result is None:
@@ -95,16 +94,35 @@ class BatchProcessor:
                 failed.append(Failed(record, result, graph.ATTEMPTS))
                 continue
             details, photo = result
-            items.append(users.Item(event, details))
-            if photo is not None:
-                photos.append(photo)
+            ready.append((record, users.Item(event, details), photo))
         now = self._clock()
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._store.put(conn, photos, now)
-            outcomes = await users.apply_batch(conn, items, now)
-            await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on, traces), now)
+        try:
+            items, outcomes = await self._apply(ready, traces, now)
+        except asyncpg.DataError:
+            # Something in the batch PostgreSQL refuses to store: apply the events one by one, so only
+            # the one at fault is dead-lettered and the partition moves on (retrying would never end).
+            items, outcomes = [], []
+            for one in ready:
+                try:
+                    applied, outcome = await self._apply([one], traces, now)
+                except asyncpg.DataError as exc:
+                    failed.append(Failed(one[0], Unstorable(f"{type(exc).__name__}: {exc}"), 1))
+                    continue
+                items += applied
+                outcomes += outcome
         _log_applied(items, outcomes, traces)
         return Result(failed=failed, outcomes=outcomes)
+
+    async def _apply(
+        self, ready: list[tuple[Record, users.Item, Photo | None]], traces: dict[str, str | None], now: datetime
+    ) -> tuple[list[users.Item], list[users.Outcome]]:
+        """Photos, user records and announcements, in one transaction."""
+        items = [item for _, item, _ in ready]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._store.put(conn, [photo for _, _, photo in ready if photo is not None], now)
+            outcomes = await users.apply_batch(conn, items, now)
+            await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on, traces), now)
+        return items, outcomes
 
     async def _graph_targets(self, events: list[UserSignedIn]) -> set[str]:
         """Event ids worth a Graph read (see the module docstring)."""

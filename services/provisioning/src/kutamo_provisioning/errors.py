@@ -2,7 +2,8 @@
 
 ProvisioningError
  ├── DeadLetterNow       the message can never succeed as it is: dead-letter at once
- │    └── MalformedEvent     not a UserSignedIn CloudEvent (headers, JSON or fields)
+ │    ├── MalformedEvent     not a UserSignedIn CloudEvent (headers, JSON or fields)
+ │    └── Unstorable         PostgreSQL refuses a value of the event (found when a batch is retried one by one)
  ├── RetryLater          a dependency failed (Graph 429/5xx, timeouts): retried with backoff, bounded
  │    └── GraphFailed        Graph still failed after the retry bound: dead-lettered with its reason
  └── ApiError            an HTTP answer of the read API (status, stable code, sentence)
@@ -25,6 +26,11 @@ class DeadLetterNow(ProvisioningError):
 class MalformedEvent(DeadLetterNow):
     def __init__(self, detail: str) -> None:
         super().__init__("malformed_event", detail)
+
+
+class Unstorable(DeadLetterNow):
+    def __init__(self, detail: str) -> None:
+        super().__init__("unstorable_event", detail)
 
 
 class RetryLater(ProvisioningError):

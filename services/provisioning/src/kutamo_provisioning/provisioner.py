@@ -18,9 +18,14 @@ from kutamo_provisioning.users import Details
 log = logging.getLogger(__name__)
 
 
+def storable(text: str | None) -> str | None:
+    """Text as PostgreSQL can store it: without NUL characters (the only ones it refuses)."""
+    return text.replace("\x00", "") if text and "\x00" in text else text
+
+
 def from_claims(event: UserSignedIn, reason: str) -> Details:
     """The id_token's claims only: title and avatar stay as they were, marked not refreshed."""
-    return Details(name=event.name, email=event.email, not_refreshed_reason=reason)
+    return Details(name=storable(event.name), email=storable(event.email), not_refreshed_reason=reason)
 
 
 class Provisioner:
@@ -45,9 +50,9 @@ class Provisioner:
             log.info("graph refused the token; using the id_token's claims", extra=where)
             return from_claims(event, "graph_token_refused"), None
         details = Details(
-            name=profile.display_name or event.name,
-            email=profile.mail or event.email or profile.user_principal_name,
-            title=profile.job_title,
+            name=storable(profile.display_name or event.name),
+            email=storable(profile.mail or event.email or profile.user_principal_name),
+            title=storable(profile.job_title),
             title_known=True,
             avatar_sha256=avatars.content_hash(photo) if photo else None,
             avatar_known=avatar_reason is None,

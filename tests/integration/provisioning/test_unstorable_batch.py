@@ -1,0 +1,64 @@
+"""A batch PostgreSQL refuses part of is applied event by event: only the event at fault becomes a
+dead letter (unstorable_event), the others are applied, and the partition does not retry forever."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+from aiokafka import ConsumerRecord
+
+from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
+from kutamo_contracts.events import UserSignedIn
+from kutamo_contracts.topics import USER_SIGNED_IN
+from kutamo_provisioning import batch as batch_module
+from kutamo_provisioning import db as worker_db
+from kutamo_provisioning import users
+from kutamo_provisioning.avatars import PostgresAvatarStore
+from kutamo_provisioning.batch import BatchProcessor
+from kutamo_provisioning.provisioner import Provisioner
+
+T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await worker_db.create_pool(database_url)
+    async with created.acquire() as conn:
+        await worker_db.migrate(conn)
+    yield created
+    await created.close()
+
+
+def record(offset: int, name: str) -> "ConsumerRecord[bytes, bytes]":
+    event = UserSignedIn(
+        event_id=str(uuid.uuid4()), tenant_id="00000000-0000-4000-8000-000000000001", user_id=str(uuid.uuid4()),
+        azure_tid=str(uuid.uuid4()), azure_oid=str(uuid.uuid4()), signed_in_at=T0 + timedelta(seconds=offset),
+        login_code="contoso", name=name, email="someone@contoso.com",
+    )  # fmt: skip
+    env = encode_record(USER_SIGNED_IN, event, event_id=event.event_id, subject=event.user_id, source=SOURCE_IDENTITY,
+                        time=T0)  # fmt: skip
+    return ConsumerRecord(
+        topic=USER_SIGNED_IN.name, partition=0, offset=offset, timestamp=0, timestamp_type=0, key=env.key,
+        value=env.value, checksum=None, serialized_key_size=0, serialized_value_size=0, headers=env.headers,
+    )  # fmt: skip
+
+
+async def test_only_the_event_postgresql_refuses_is_dead_lettered(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Text is made storable before it reaches the database; to reach the safety net behind that, the
+    # claims are taken as they are here, so PostgreSQL itself refuses the NUL character.
+    monkeypatch.setattr(batch_module, "from_claims", lambda e, r: users.Details(name=e.name, email=e.email))
+    processor = BatchProcessor(pool, Provisioner.__new__(Provisioner), PostgresAvatarStore(), lambda: T0, 4)
+    records = [record(0, "Adele Vance"), record(1, "Bad\x00 Name"), record(2, "Megan Bowen")]
+
+    result = await processor.process(records)
+
+    assert [(f.record.offset, f.error.code) for f in result.failed] == [(1, "unstorable_event")]
+    assert "UntranslatableCharacter" in result.failed[0].error.detail
+    names = {r["name"] for r in await pool.fetch("select name from users")}
+    assert names == {"Adele Vance", "Megan Bowen"}
+    assert await pool.fetchval("select count(*) from processed_events") == 2
+    assert await pool.fetchval("select count(*) from outbox") == 2, "each applied user announced once"
