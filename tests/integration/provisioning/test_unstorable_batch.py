@@ -13,23 +13,27 @@ from aiokafka import ConsumerRecord
 from kutamo_contracts.envelope import SOURCE_IDENTITY, Envelope, encode_record
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_dev import stack as dev_stack
 from kutamo_provisioning import batch as batch_module
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import users
 from kutamo_provisioning.avatars import PostgresAvatarStore
 from kutamo_provisioning.batch import BatchProcessor
 from kutamo_provisioning.provisioner import Provisioner
+from tests.support.databases import throwaway_database
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    created = await worker_db.create_pool(database_url)
-    async with created.acquire() as conn:
-        await worker_db.migrate(conn)
-    yield created
-    await created.close()
+async def pool(stack: dev_stack.Stack) -> AsyncIterator[asyncpg.Pool]:
+    """A database of this test's own: no worker's relay runs on it, so the outbox rows stay to be counted."""
+    async with throwaway_database(stack.postgres.url, "kutamo_unstorable") as url:
+        created = await worker_db.create_pool(url)
+        async with created.acquire() as conn:
+            await worker_db.migrate(conn)
+        yield created
+        await created.close()
 
 
 def record(offset: int, name: str) -> "ConsumerRecord[bytes, bytes]":
