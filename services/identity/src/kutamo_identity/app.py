@@ -20,6 +20,7 @@ from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.errors import EXCEPTION_HANDLERS
 from kutamo_identity.health import HealthController, watch_readiness
+from kutamo_identity.login.controller import AssetsController, LoginPagesController
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
@@ -122,6 +123,9 @@ def create_app(
     def provide_relay() -> OutboxRelay:
         return relay
 
+    def provide_config() -> Config:
+        return config
+
     def provide_clock() -> Clock:
         return clock
 
@@ -129,7 +133,14 @@ def create_app(
         return metrics
 
     return Litestar(
-        route_handlers=[SignInController, TenantsController, OpsController, HealthController],
+        route_handlers=[
+            SignInController,
+            TenantsController,
+            OpsController,
+            HealthController,
+            LoginPagesController,
+            AssetsController,
+        ],
         lifespan=[lifespan],
         dependencies={
             "db_pool": Provide(provide_pool, sync_to_thread=False),
@@ -139,6 +150,7 @@ def create_app(
             "pipeline": Provide(provide_pipeline, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
             "clock": Provide(provide_clock, sync_to_thread=False),
+            "config": Provide(provide_config, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         middleware=[CorrelationMiddleware()],

@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--login-code", required=True, help="letters and digits; users log in at /login/<code>")
     create.add_argument("--directory-id", help="Azure AD Directory (tenant) ID allowed to sign in")
     create.add_argument("--note", help="note to your users, shown on the login page")
+    create.add_argument(
+        "--sign-in-flow", choices=("implicit", "pkce"), default="implicit",
+        help="Microsoft's browser flow the login page runs (default implicit, as the help page describes)",
+    )  # fmt: skip
     verify = tenants.add_parser("verification-code", help="a single-use code for the verification sign-in")
     verify.add_argument("--login-code", required=True, help="the login code of the pending connection")
     keys_group = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
@@ -78,6 +82,7 @@ async def _create(config: Config, args: argparse.Namespace) -> dict[str, str]:
                 user_note=note,
                 directory_id=directory_id,
                 status="active" if directory_id else "pending_verification",
+                sign_in_flow=args.sign_in_flow,
                 now=now,
             )
             await audit.record(conn, tenant_id, "cli", "tenant.created", now, after={"display_name": args.name})

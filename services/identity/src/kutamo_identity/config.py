@@ -18,6 +18,15 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "Base URL users see; login links and session issuer (default http://localhost:8000)",
     ),
+    "APP_URL": (
+        False,
+        "Where the login page hands a signed-in person's Kutamo session, in the URL fragment "
+        "(default PUBLIC_BASE_URL/app, a page that shows who is signed in)",
+    ),
+    "LOGIN_POPUP_TIMEOUT_SECONDS": (
+        False,
+        "How long the login page waits for the Microsoft window before offering help (default 60)",
+    ),
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8000)"),
     "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
@@ -78,6 +87,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     provisioning_base_url: str | None
     log_level: str
     outbox_retention_hours: int = 168
+    app_url: str = "http://localhost:8000/app"
+    login_popup_timeout_seconds: int = 60
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -125,6 +136,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    public_base_url = _url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https"))
     level = environ.get("LOG_LEVEL", "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -135,7 +147,9 @@ def from_env(environ: Mapping[str, str]) -> Config:
         azure_login_base_url=_url(
             environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")
         ),
-        public_base_url=_url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https")),
+        public_base_url=public_base_url,
+        app_url=_url(environ, "APP_URL", public_base_url + "/app", ("http", "https")),
+        login_popup_timeout_seconds=_int(environ, "LOGIN_POPUP_TIMEOUT_SECONDS", 60, 5, 600),
         host=environ.get("HOST", "127.0.0.1"),
         port=_int(environ, "PORT", 8000, 1, 65535),
         session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),

@@ -22,7 +22,7 @@ class Guidance(msgspec.Struct, frozen=True, kw_only=True):
     """Whether trying again later can succeed without anyone changing anything."""
 
 
-_ASK_ADMIN = "Please contact your IT admin; the message below tells them what to change."
+ASK_ADMIN = "Please contact your IT admin; the message below tells them what to change."
 
 _GUIDE: dict[str, Guidance] = {
     g.code: g
@@ -38,9 +38,10 @@ _GUIDE: dict[str, Guidance] = {
         ),
         Guidance(
             code="AADSTS50011",
-            detail=_ASK_ADMIN,
-            admin_hint="The redirect URI of the login page is not registered on the app. Add it exactly, as a "
-            "Single-page application redirect URI (Authentication > Add a platform > Single-page application).",
+            detail=ASK_ADMIN,
+            admin_hint="The redirect URI of the login page is not registered on the app. Add it exactly under "
+            "Authentication > Add a platform: as a Single-page application redirect URI for the PKCE sign-in flow, "
+            "or as a Web redirect URI with 'ID tokens' and 'Access tokens' checked for the implicit flow.",
         ),
         Guidance(
             code="AADSTS65001",
@@ -51,13 +52,14 @@ _GUIDE: dict[str, Guidance] = {
         ),
         Guidance(
             code="AADSTS65004",
-            detail="You declined to share your profile with Kutamo, so you cannot sign in. Sign in again and "
-            "accept to continue.",
+            detail="You declined to share your profile with Kutamo. Kutamo reads only your full name, email "
+            "address, job title and picture, and cannot sign you in without them. To continue, sign in again and "
+            "choose Accept.",
             retry=True,
         ),
         Guidance(
             code="AADSTS90094",
-            detail="Your organisation requires an administrator to approve Kutamo first. " + _ASK_ADMIN,
+            detail="Your organisation requires an administrator to approve Kutamo first. " + ASK_ADMIN,
             admin_hint="User consent is restricted in this directory: grant admin consent for the app under "
             "Enterprise applications > your app > Permissions.",
         ),
@@ -70,15 +72,22 @@ _GUIDE: dict[str, Guidance] = {
         ),
         Guidance(
             code="AADSTS700054",
-            detail=_ASK_ADMIN,
+            detail=ASK_ADMIN,
             admin_hint="The app does not allow ID tokens from the authorize endpoint (implicit flow). Enable "
             "'ID tokens' under Authentication, or move the login page to authorization code with PKCE.",
         ),
         Guidance(
             code="AADSTS50194",
-            detail=_ASK_ADMIN,
+            detail=ASK_ADMIN,
             admin_hint="The app is single-tenant but the login page used the common endpoint. Enter the Directory "
             "(tenant) ID in Kutamo so the login page uses the tenant-specific authority.",
+        ),
+        Guidance(
+            code="AADSTS9002326",
+            detail=ASK_ADMIN,
+            admin_hint="The login page redeems Microsoft's sign-in code from the browser, which Microsoft allows "
+            "only for a redirect URI of type 'Single-page application'. Under Authentication, remove the redirect "
+            "URI from the Web platform and add it under Add a platform > Single-page application.",
         ),
         Guidance(
             code="AADSTS50105",
@@ -94,7 +103,7 @@ _GUIDE: dict[str, Guidance] = {
         ),
         Guidance(
             code="AADSTS90002",
-            detail=_ASK_ADMIN,
+            detail=ASK_ADMIN,
             admin_hint="The directory was not found: check the Directory (tenant) ID entered in Kutamo and that it "
             "belongs to the same cloud (global, US Government or China).",
         ),
@@ -125,6 +134,8 @@ _GUIDE: dict[str, Guidance] = {
 }
 
 KNOWN_CODES = frozenset(_GUIDE)
+# Codes whose fix is registering the login page's redirect URI: the answer names it exactly.
+ABOUT_REDIRECT_URI = frozenset({"AADSTS50011", "AADSTS9002326"})
 
 _UNKNOWN = Guidance(
     code="unknown",

@@ -51,6 +51,11 @@ class LoginConfiguration(msgspec.Struct, frozen=True, kw_only=True):
     nonce_expires_at: datetime
     status: str
     """`active`, or `pending_verification` (only the IT admin's verification sign-in can succeed)."""
+    sign_in_flow: str = "implicit"
+    """Which of Microsoft's browser flows to run: `implicit` (`response_type=id_token token`, tokens in the URL
+    fragment) or `pkce` (`response_type=code` with S256 PKCE, redeemed from the browser at the token endpoint)."""
+    redirect_uri: str = ""
+    """The redirect URI registered on the app registration; pass it to Microsoft as `redirect_uri`."""
 
 
 class MicrosoftErrorReport(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -13,6 +13,7 @@ from kutamo_contracts.sealing import seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
+from kutamo_identity.login.urls import callback_url
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.seams import Clock, IdFactory
@@ -77,7 +78,16 @@ class SignInService:
             nonce=nonce,
             nonce_expires_at=now + ttl,
             status=connection.status,
+            sign_in_flow=connection.sign_in_flow,
+            redirect_uri=callback_url(self._config.public_base_url),
         )
+
+    async def connection_for_page(self, login_code: str) -> Connection:
+        """The connection behind a login page; unknown and disabled codes are NotFound alike."""
+        connection = await self._connection(login_code)
+        if connection.status == "disabled":
+            raise self._unknown(login_code)
+        return connection
 
     async def sign_in(self, request: SignInRequest, traceparent: str | None = None) -> SignInResponse:
         connection = await self._connection(request.login_code)
@@ -194,9 +204,10 @@ class SignInService:
         found = microsoft_errors.guidance(report.error, report.error_description, report.error_codes)
         label = found.code if found.code in microsoft_errors.KNOWN_CODES else "other"
         self._metrics.microsoft_error(str(connection.tenant_id), label)
-        return MicrosoftErrorGuidance(
-            code=found.code, detail=found.detail, admin_hint=found.admin_hint, retry=found.retry
-        )
+        admin_hint = found.admin_hint
+        if admin_hint and found.code in microsoft_errors.ABOUT_REDIRECT_URI:
+            admin_hint += f" The redirect URI to register: {callback_url(self._config.public_base_url)}"
+        return MicrosoftErrorGuidance(code=found.code, detail=found.detail, admin_hint=admin_hint, retry=found.retry)
 
     def _seal(self, request: SignInRequest, event_id: str) -> str | None:
         if request.access_token is None:

@@ -23,6 +23,8 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
     directory_id: str | None
     """Lower-case GUID text of the pinned Azure directory, as in tokens' `tid`; None while pending."""
     status: str
+    sign_in_flow: str = "implicit"
+    """`implicit` (id_token + Graph token in the URL fragment) or `pkce` (authorization code with PKCE)."""
 
 
 class LoginCodeTaken(Exception):
@@ -31,7 +33,7 @@ class LoginCodeTaken(Exception):
 
 _CONNECTION = """
     select c.tenant_id, t.display_name as tenant_name, c.application_id, c.login_code, c.user_note,
-           c.directory_id, c.status, c.created_at, c.updated_at
+           c.directory_id, c.status, c.sign_in_flow, c.created_at, c.updated_at
     from azure_ad_connections c join tenants t on t.id = c.tenant_id
     where c.tenant_id = $1
 """
@@ -47,6 +49,7 @@ def _connection(row: asyncpg.Record) -> Connection:
         user_note=row["user_note"],
         directory_id=str(directory) if directory else None,
         status=row["status"],
+        sign_in_flow=row["sign_in_flow"],
     )
 
 
@@ -126,19 +129,22 @@ async def upsert_connection(
     user_note: str | None,
     directory_id: uuid.UUID | None,
     status: str,
+    sign_in_flow: str,
     now: datetime,
 ) -> None:
     await conn.execute(
         """
-        insert into azure_ad_connections
-            (tenant_id, application_id, login_code, user_note, directory_id, status, created_at, updated_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $7)
+        insert into azure_ad_connections (
+            tenant_id, application_id, login_code, user_note, directory_id, status, sign_in_flow,
+            created_at, updated_at
+        )
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
         on conflict (tenant_id) do update set
             application_id = excluded.application_id, login_code = excluded.login_code,
             user_note = excluded.user_note, directory_id = excluded.directory_id,
-            status = excluded.status, updated_at = excluded.updated_at
+            status = excluded.status, sign_in_flow = excluded.sign_in_flow, updated_at = excluded.updated_at
         """,
-        tenant_id, application_id, login_code, user_note, directory_id, status, now,
+        tenant_id, application_id, login_code, user_note, directory_id, status, sign_in_flow, now,
     )  # fmt: skip
 
 

@@ -6,7 +6,10 @@ import uuid
 from kutamo_identity.errors import BadRequest
 
 LOGIN_CODE = re.compile(r"^[A-Za-z0-9]{3,32}$")
-RESERVED_LOGIN_CODES = frozenset({"admin", "login", "logout", "api", "www", "kutamo", "health", "metrics", "ops"})
+# "callback" is the login pages' own redirect URI (/login/callback).
+RESERVED_LOGIN_CODES = frozenset(
+    {"admin", "login", "logout", "api", "www", "kutamo", "health", "metrics", "ops", "callback"}
+)
 USER_NOTE_MAX = 500
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+SignInFlow = Literal["implicit", "pkce"]
 DisplayName = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Contoso Ltd"])]
 
 
@@ -52,6 +53,10 @@ class AzureAdConnectionPut(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
         Annotated[str, msgspec.Meta(max_length=100, examples=["72f988bf-86f1-41af-91ab-2d7cd011db47"])] | None
     ) = None
     """Azure AD Directory (tenant) ID. Without it the connection waits for a verification sign-in."""
+    sign_in_flow: SignInFlow | None = None
+    """Microsoft's browser flow for the login page: `implicit` (the default for a new connection; the app
+    registration needs 'ID tokens' and 'Access tokens' under implicit grant) or `pkce` (authorization code with
+    PKCE; needs a Single-page application redirect URI). Omitted: unchanged."""
 
 
 class AzureAdConnection(msgspec.Struct, frozen=True, kw_only=True):
@@ -62,6 +67,9 @@ class AzureAdConnection(msgspec.Struct, frozen=True, kw_only=True):
     user_note: str | None
     directory_id: str | None
     status: Literal["pending_verification", "active", "disabled"]
+    sign_in_flow: SignInFlow
+    redirect_uri: str
+    """Register exactly this redirect URI on the app registration (Single-page application for `pkce`)."""
     created_at: datetime
     updated_at: datetime
 

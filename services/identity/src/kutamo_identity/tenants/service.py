@@ -9,6 +9,7 @@ import msgspec
 
 from kutamo_identity.config import Config
 from kutamo_identity.errors import BadRequest, Conflict, NotFound
+from kutamo_identity.login.urls import callback_url, login_url
 from kutamo_identity.seams import Clock
 from kutamo_identity.signin import secrets
 from kutamo_identity.tenancy import tenant_transaction
@@ -115,6 +116,7 @@ class TenantAdminService:
                 await repository.upsert_connection(
                     conn, tenant_id=tenant_id, application_id=application_id, login_code=login_code, user_note=note,
                     directory_id=directory_id, status=status, now=now,
+                    sign_in_flow=body.sign_in_flow or (before["sign_in_flow"] if before else "implicit"),
                 )  # fmt: skip
             except (repository.LoginCodeTaken, asyncpg.UniqueViolationError, asyncpg.InsufficientPrivilegeError):
                 raise Conflict(
@@ -193,12 +195,14 @@ class TenantAdminService:
             user_note=row["user_note"],
             directory_id=str(row["directory_id"]) if row["directory_id"] else None,
             status=row["status"],
+            sign_in_flow=row["sign_in_flow"],
+            redirect_uri=callback_url(self._config.public_base_url),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
 
     def _login_url(self, login_code: str) -> str:
-        return f"{self._config.public_base_url}/login/{login_code}"
+        return login_url(self._config.public_base_url, login_code)
 
 
 def _public(row: dict[str, Any] | None) -> dict[str, Any] | None:
