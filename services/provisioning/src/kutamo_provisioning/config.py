@@ -37,6 +37,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
     "BATCHES_IN_FLIGHT": (False, "Batches applied at once, each on its own partitions (default 2)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 16)"),
+    "CORS_ALLOWED_ORIGINS": (
+        False,
+        "Comma-separated origins of the Kutamo app allowed to read users and avatars from a browser",
+    ),
 }
 
 
@@ -62,6 +66,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     batch_max_records: int = 1000
     batches_in_flight: int = 2
     graph_concurrency: int = 16
+    cors_allowed_origins: list[str] = msgspec.field(default_factory=list)
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -112,7 +117,19 @@ def from_env(environ: Mapping[str, str]) -> Config:
         batch_max_records=_int(environ, "BATCH_MAX_RECORDS", 1000, 1, 10000),
         batches_in_flight=_int(environ, "BATCHES_IN_FLIGHT", 2, 1, 16),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 16, 1, 512),
+        cors_allowed_origins=_origins(environ),
     )
+
+
+def _origins(environ: Mapping[str, str]) -> list[str]:
+    origins = [o.strip().rstrip("/") for o in environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"CORS_ALLOWED_ORIGINS entries must be origins like https://app.kutamo.com, got {origin!r}"
+            )
+    return origins
 
 
 def _operator_key(environ: Mapping[str, str]) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
@@ -97,6 +98,10 @@ def create_app(
         lifespan=[lifespan],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        # The Kutamo app reads its users from the browser with the session token (Authorization header).
+        cors_config=CORSConfig(allow_origins=config.cors_allowed_origins, allow_headers=["Authorization"])
+        if config.cors_allowed_origins
+        else None,
         logging_config=None,
     )
 

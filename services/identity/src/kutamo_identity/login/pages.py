@@ -44,11 +44,18 @@ def _popup_help() -> str:
     )
 
 
-def _shown_by_microsoft() -> str:
+def _shown_by_microsoft(redirect_uri: str) -> str:
     items = []
     for words, code in SHOWN_BY_MICROSOFT:
         found = microsoft_errors.guidance("unknown", code, [])
-        items.append(f"    <dt>“{escape(words)}” ({code})</dt>\n    <dd>{escape(found.detail)}</dd>")
+        admin = found.admin_hint or ""
+        if code in microsoft_errors.ABOUT_REDIRECT_URI:
+            admin += f" The redirect URI to register: {redirect_uri}"
+        detail = "Ask your IT admin to fix this." if found.detail == microsoft_errors.ASK_ADMIN else found.detail
+        items.append(
+            f"    <dt>“{escape(words)}” ({code})</dt>\n    <dd>{escape(detail)}"
+            f'<span class="for-admin">For your IT admin: {escape(admin)}</span></dd>'
+        )
     return "\n".join(items)
 
 
