@@ -39,8 +39,12 @@ demo: install ## One demo sign-in against the running system; prints the provisi
 test: install browser ## Start the real servers (reusing running ones), run every test, stop what was started
 	$(STACK) test -- $(PYTEST_ARGS)
 
-browser: ## Debian's Chromium for the browser test of the pipeline page (apt-get; needs root)
+browser: tests/browser/node_modules/.installed ## Debian's Chromium (apt-get; needs root) and axe-core (npm) for the browser tests
 	@command -v chromium >/dev/null || { apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }; }
+
+tests/browser/node_modules/.installed: tests/browser/package.json tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
+	touch $@
 
 fuzz: install ## A longer schemathesis run against the identity API (FUZZ_MAX_EXAMPLES, default 300)
 	FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-300} $(STACK) test -- tests/e2e/identity/test_openapi_fuzz.py -q

@@ -81,6 +81,8 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             "CORS_ALLOWED_ORIGINS": FRONTEND_ORIGIN,
             "PROVISIONING_CONSUMER_GROUP": CONSUMER_GROUP,
             "PROVISIONING_BASE_URL": f"http://127.0.0.1:{PROVISIONING_PORT}",
+            # Short, so the login page's "no answer from the Microsoft window" shows within a test.
+            "LOGIN_POPUP_TIMEOUT_SECONDS": "6",
             "LOG_LEVEL": "DEBUG",
         }
     )
@@ -104,6 +106,8 @@ def provisioning(
             "IDENTITY_BASE_URL": identity.url,
             "KAFKA_CONSUMER_GROUP": CONSUMER_GROUP,
             "PORT": str(PROVISIONING_PORT),
+            # The identity service's /app page reads the signed-in user from the browser.
+            "CORS_ALLOWED_ORIGINS": identity.url,
             "LOG_LEVEL": "DEBUG",
         }
     )

@@ -22,7 +22,11 @@ _NEW = "new"
 
 
 def create_tenant(
-    identity: ServiceProcess, name: str = "Contoso", note: str | None = None, directory_id: str | None = _NEW
+    identity: ServiceProcess,
+    name: str = "Contoso",
+    note: str | None = None,
+    directory_id: str | None = _NEW,
+    sign_in_flow: str = "implicit",
 ) -> Tenant:
     """A tenant with its connection; `directory_id=None` leaves it pending verification."""
     application_id = str(uuid.uuid4())
@@ -40,6 +44,8 @@ def create_tenant(
         application_id,
         "--login-code",
         login_code,
+        "--sign-in-flow",
+        sign_in_flow,
     ]
     if directory_id is not None:
         args += ["--directory-id", directory_id]

@@ -1,35 +1,24 @@
 """The pipeline page in a real browser: an operator watches the consumer lag grow while the worker is
 stopped and fall back once it runs again. A screenshot of each moment is kept as a test artifact."""
 
-import shutil
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from tests.conftest import OPERATOR_KEY
+from tests.support.browser import ARTIFACTS, chromium
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in
 from tests.support.tenants import Tenant
 
-ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts"
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed: `make browser` installs it"
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+    async with chromium() as launched:
         yield launched
-        await launched.close()
 
 
 async def lag_shown(page: Page) -> int:
