@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 
-from kutamo_dev.services import DEMO_APPLICATION_ID, DEMO_DIRECTORY_ID, DEMO_LOGIN_CODE
+from kutamo_dev.services import DEMO_APPLICATION_ID, DEMO_DIRECTORY_ID, DEMO_LOGIN_CODE, DEMO_PEOPLE
 from kutamo_dev.stack import Stack
 
-DEMO_OID = "3d0f5b9a-1c2e-4f60-8a7b-9c0d1e2f3a4b"
+DEMO_OID = DEMO_PEOPLE[0]["oid"]
 
 
 class DemoError(RuntimeError):
@@ -26,15 +26,7 @@ def sign_in_once(stack: Stack, out: Path) -> dict[str, Any]:
         _ok(
             http.post(
                 f"{stack.emulator.url}/_emulator/users",
-                json={
-                    "tid": DEMO_DIRECTORY_ID,
-                    "oid": DEMO_OID,
-                    "display_name": "Adele Vance",
-                    "mail": "adele.vance@contoso.example",
-                    "user_principal_name": "adele.vance@contoso.example",
-                    "job_title": "Product Manager",
-                    "photo": True,
-                },
+                json={**DEMO_PEOPLE[0], "tid": DEMO_DIRECTORY_ID, "photo": True},
             ),
             "emulator user",
         )

@@ -17,6 +17,23 @@ from kutamo_dev.stack import ServiceInfo, Stack, save
 DEMO_DIRECTORY_ID = "6f1c3c1e-8f7a-4b7e-9d61-2a3c5e0d4b11"
 DEMO_APPLICATION_ID = "0b8e1c52-3d4f-4a6b-8c9d-7e1f2a3b4c5d"
 DEMO_LOGIN_CODE = "contoso"
+# The people of the demo directory, as the emulated Microsoft sign-in page lists them.
+DEMO_PEOPLE = (
+    {
+        "oid": "3d0f5b9a-1c2e-4f60-8a7b-9c0d1e2f3a4b",
+        "display_name": "Adele Vance",
+        "mail": "adele.vance@contoso.example",
+        "user_principal_name": "adele.vance@contoso.example",
+        "job_title": "Product Manager",
+    },
+    {
+        "oid": "7a2b4c6d-8e0f-4a1b-9c3d-5e7f9a1b3c5d",
+        "display_name": "Megan Bowen",
+        "mail": "megan.bowen@contoso.example",
+        "user_principal_name": "megan.bowen@contoso.example",
+        "job_title": "Marketing Manager",
+    },
+)
 
 
 class ServiceError(RuntimeError):
@@ -45,6 +62,8 @@ def service_env(
     else:
         env["GRAPH_BASE_URL"] = stack.emulator.url
         env["IDENTITY_BASE_URL"] = identity_url or ""
+        # The identity service's /app page reads the signed-in person from the browser.
+        env.setdefault("CORS_ALLOWED_ORIGINS", identity_url or "")
     return env
 
 
@@ -87,9 +106,30 @@ def _start(stack: Stack, name: str, module: str, env: dict[str, str]) -> Service
     raise ServiceError(f"{name} was not ready within 60 s:\n{procs.log_tail(log_path)}")
 
 
+def seed_demo_directory(stack: Stack) -> None:
+    """Register the demo app in the emulated Azure AD, as the demo organisation's IT admin would (the
+    login page's redirect URI as a Web platform URI with implicit grant, the help page's setup), and
+    put its people in the directory. The emulator keeps these in memory, so every run seeds them."""
+    assert stack.emulator is not None
+    identity = next(s for s in stack.services if s.name == "identity")
+    public = service_env(stack, "identity", int(identity.url.rsplit(":", 1)[1]))["PUBLIC_BASE_URL"]
+    registration = {
+        "client_id": DEMO_APPLICATION_ID,
+        "home_tid": DEMO_DIRECTORY_ID,
+        "display_name": "Kutamo",
+        "redirect_uris": [{"uri": f"{public}/login/callback", "type": "web"}],
+    }
+    with httpx.Client(timeout=10) as http:
+        http.post(f"{stack.emulator.url}/_emulator/applications", json=registration).raise_for_status()
+        for person in DEMO_PEOPLE:
+            body = {**person, "tid": DEMO_DIRECTORY_ID, "photo": True}
+            http.post(f"{stack.emulator.url}/_emulator/users", json=body).raise_for_status()
+
+
 def ensure_demo_tenant(stack: Stack) -> str:
     """Create the demo organisation once; later runs find it by its login code."""
     identity = next(s for s in stack.services if s.name == "identity")
+    seed_demo_directory(stack)
     if httpx.get(f"{identity.url}/v1/login/{DEMO_LOGIN_CODE}", timeout=5).status_code == 200:
         return DEMO_LOGIN_CODE
     env = service_env(stack, "identity", int(identity.url.rsplit(":", 1)[1]))
