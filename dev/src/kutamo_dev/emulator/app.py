@@ -5,10 +5,13 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 
+from kutamo_dev.emulator.authorize import authorize_handlers
 from kutamo_dev.emulator.control import control_router
 from kutamo_dev.emulator.discovery import discovery_handlers
 from kutamo_dev.emulator.graph import graph_handlers
+from kutamo_dev.emulator.registrations import registrations_router
 from kutamo_dev.emulator.state import EmulatorState
+from kutamo_dev.emulator.token_endpoint import token_handlers
 
 __all__ = ["create_app"]
 
@@ -21,7 +24,14 @@ def create_app(public_url: str | None = None, state: EmulatorState | None = None
         return emulator
 
     app = Litestar(
-        route_handlers=[*discovery_handlers, *graph_handlers, control_router],
+        route_handlers=[
+            *discovery_handlers,
+            *authorize_handlers,
+            *token_handlers,
+            *graph_handlers,
+            control_router,
+            registrations_router,
+        ],
         dependencies={"emulator": Provide(provide_emulator, sync_to_thread=False)},
         openapi_config=None,
     )

@@ -19,7 +19,7 @@ from kutamo_dev.emulator.tokens import (
     mint_id_token,
 )
 
-__all__ = ["control_router"]
+__all__ = ["control_router", "problem"]
 
 _Lifetime = Annotated[int, msgspec.Meta(ge=1, le=30 * 24 * 3600)]
 
@@ -60,7 +60,7 @@ class RotateBody(msgspec.Struct, frozen=True, kw_only=True):
     drop_old: bool = False
 
 
-def _problem(status: int, code: str, title: str, detail: str) -> Response[Any]:
+def problem(status: int, code: str, title: str, detail: str) -> Response[Any]:
     """An RFC 9457 problem, as everywhere else in Kutamo outside Microsoft's own paths."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "code": code}
     return Response(content=body, status_code=status, media_type="application/problem+json")
@@ -96,7 +96,7 @@ def mint_tokens(data: JSONBody[TokenBody], emulator: Emulator) -> Response[Any]:
     """Mint what Microsoft's implicit flow returns: an id_token and, by default, a Graph access token."""
     user = emulator.directory.get(str(data.tid), str(data.oid))
     if user is None:
-        return _problem(
+        return problem(
             404, "user_not_found", "User not found",
             f"No user {data.oid} in directory {data.tid}; create it with POST /_emulator/users first.",
         )  # fmt: skip
@@ -168,9 +168,9 @@ async def rotate_keys(request: Request[Any, Any, Any], emulator: Emulator) -> Re
     try:
         options = msgspec.json.decode(raw, type=RotateBody) if raw.strip() else RotateBody()
     except msgspec.ValidationError as error:
-        return _problem(400, "invalid_body", "Invalid body", str(error))
+        return problem(400, "invalid_body", "Invalid body", str(error))
     except msgspec.DecodeError:
-        return _problem(400, "invalid_body", "Invalid body", "The body is not valid JSON.")
+        return problem(400, "invalid_body", "Invalid body", "The body is not valid JSON.")
     new_key = emulator.keys.rotate(drop_old=options.drop_old)
     return Response(content={"kid": new_key.kid, "published_kids": emulator.keys.published_kids})
 
@@ -202,8 +202,12 @@ def set_outage(data: JSONBody[OutageBody], emulator: Emulator) -> dict[str, bool
 
 @post("/reset", sync_to_thread=False, status_code=204)
 def reset(emulator: Emulator) -> None:
-    """Forget users, faults and counters; keys stay so clients' cached key sets remain valid."""
+    """Forget users, applications, consents, sign-ins, faults and counters; keys stay (clients cache them)."""
     emulator.directory.clear()
+    emulator.applications.clear()
+    emulator.consents.clear()
+    emulator.flows.clear()
+    emulator.codes.clear()
     emulator.faults.clear()
     emulator.graph_calls.clear()
     emulator.discovery_hits.clear()

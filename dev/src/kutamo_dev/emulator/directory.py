@@ -35,6 +35,16 @@ class Directory:
         """The user with this directory and object id, if any."""
         return self._users.get((tid, oid))
 
+    def users(self) -> list[User]:
+        """Everyone, in every directory, sorted by display name then UPN (the account picker's order)."""
+        return sorted(self._users.values(), key=lambda user: (user.display_name.casefold(), user.user_principal_name))
+
+    def by_upn(self, upn: str, prefer_tid: str | None = None) -> User | None:
+        """The user signing in as `upn` (case-insensitive); one in `prefer_tid` wins a tie across directories."""
+        matches = [user for user in self.users() if user.user_principal_name.casefold() == upn.strip().casefold()]
+        preferred = [user for user in matches if user.tid == prefer_tid]
+        return next(iter(preferred or matches), None)
+
     def clear(self) -> None:
         """Forget everyone."""
         self._users.clear()

@@ -9,9 +9,11 @@ from typing import TypeAlias
 
 from litestar.di import NamedDependency
 
+from kutamo_dev.emulator.applications import Applications, Consents
 from kutamo_dev.emulator.counters import Tally
 from kutamo_dev.emulator.directory import Directory
 from kutamo_dev.emulator.faults import FaultQueue
+from kutamo_dev.emulator.grants import Codes, Flows
 from kutamo_dev.emulator.keys import KeyRing, SigningKey, generate_signing_key
 
 __all__ = ["Emulator", "EmulatorState"]
@@ -19,7 +21,7 @@ __all__ = ["Emulator", "EmulatorState"]
 
 @dataclass(slots=True)
 class EmulatorState:
-    """Keys, users, queued faults and counters of one emulator instance.
+    """Keys, users, app registrations, sign-ins in progress, queued faults and counters of one emulator.
 
     `public_url` overrides the request's own base URL in discovery documents (for proxies);
     `clock` is the seam tests use to move time.
@@ -31,6 +33,10 @@ class EmulatorState:
     # Graph tokens are signed by a key that is never published, as real Graph tokens are opaque.
     graph_key: SigningKey = field(default_factory=generate_signing_key)
     directory: Directory = field(default_factory=Directory)
+    applications: Applications = field(default_factory=Applications)
+    consents: Consents = field(default_factory=Consents)
+    flows: Flows = field(default_factory=Flows)
+    codes: Codes = field(default_factory=Codes)
     faults: FaultQueue = field(default_factory=FaultQueue)
     graph_calls: Tally = field(default_factory=Tally)
     discovery_hits: Tally = field(default_factory=Tally)
