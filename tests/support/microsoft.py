@@ -1,7 +1,8 @@
 """A thin client of the emulator's /_emulator control API: people in directories, tokens for them."""
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import httpx
 
@@ -49,3 +50,34 @@ class Emulator:
         )
         response.raise_for_status()
         return response.content
+
+    async def register_app(
+        self,
+        client_id: str,
+        home_tid: str,
+        *,
+        spa_redirect_uris: Sequence[str] = (),
+        web_redirect_uris: Sequence[str] = (),
+        display_name: str = "Kutamo",
+        sign_in_audience: Literal["single", "multi"] = "single",
+        implicit_id_tokens: bool = True,
+        implicit_access_tokens: bool = True,
+        propagation_delay_seconds: int = 0,
+    ) -> dict[str, Any]:
+        """Register (or replace) an app for the emulator's interactive sign-in; see POST /_emulator/applications."""
+        redirect_uris = [{"uri": uri, "type": "spa"} for uri in spa_redirect_uris]
+        redirect_uris += [{"uri": uri, "type": "web"} for uri in web_redirect_uris]
+        body = {
+            "client_id": client_id,
+            "home_tid": home_tid,
+            "display_name": display_name,
+            "sign_in_audience": sign_in_audience,
+            "redirect_uris": redirect_uris,
+            "implicit_id_tokens": implicit_id_tokens,
+            "implicit_access_tokens": implicit_access_tokens,
+            "propagation_delay_seconds": propagation_delay_seconds,
+        }
+        response = await self.http.post(f"{self.url}/_emulator/applications", json=body)
+        response.raise_for_status()
+        registration: dict[str, Any] = response.json()
+        return registration
