@@ -238,6 +238,13 @@ def test_account_from_another_directory_shows_50020(client: TestClient[Any]) -> 
     )  # fmt: skip
 
 
+def test_personal_account_cannot_sign_in_at_organizations(client: TestClient[Any]) -> None:
+    register_app(client, sign_in_audience="multi")
+    add_user(client, "9188040d-6c67-4c5b-b112-36a304b66dad", "Personal Pat", "pat@outlook.example")
+    response = pick(client, authorize(client, "organizations"), "organizations", loginfmt="pat@outlook.example")
+    assert_error_page(response, 50020, "does not exist in tenant 'organizations'")
+
+
 # Errors redirected back to the app.
 
 

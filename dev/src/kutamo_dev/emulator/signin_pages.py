@@ -1,7 +1,15 @@
 """The HTML of Microsoft's interactive pages: account picker, consent, and the error page.
 
-No script at all: plain forms post back to the emulator. Element ids and field names copy Microsoft's
-where browser tests commonly use them (`loginfmt`/`#i0116`, `#idSIButton9`, `#idBtn_Back`, `flowToken`).
+No script at all: plain forms post back to the emulator. Ids and field names copy Microsoft's where
+browser tests commonly use them. Selectors:
+    picker   h1#title "Pick an account" ("Sign in" when nobody is listed);
+             tiles `#pick-account button.account[data-test-id="<upn>"]` (name=account, value "tid:oid");
+             "Use another account": `#i0116` (name=loginfmt, type=email, label "Email, phone, or Skype"),
+             `#idSIButton9` "Next", message in `#usernameError`; hidden `flowToken` in each form
+    consent  h1#title "Permissions requested", `#app-name`, `#permissions li`,
+             `#idSIButton9` "Accept" and `#idBtn_Back` "Cancel" (name=decision, accept|cancel)
+    error    `#error-intro`, `#error-message[data-error-code="nnnn"]` ("AADSTSnnnn: ..."),
+             `#request-id`, `#correlation-id`, `#timestamp`
 Everything that came from a request or a registration is escaped.
 """
 
