@@ -59,3 +59,11 @@ def create_tenant(
         application_id=application_id,
         directory_id=directory_id or str(uuid.uuid4()),
     )
+
+
+def verification_link(identity: ServiceProcess, login_code: str) -> str:
+    """The link an operator hands a pending tenant's IT admin for the verification sign-in (CLI)."""
+    args = [sys.executable, "-m", "kutamo_identity", "tenants", "verification-code", "--login-code", login_code]
+    done = subprocess.run(args, env=identity.env, capture_output=True, text=True, check=True, timeout=60)
+    link: str = json.loads(done.stdout)["login_url"]
+    return link

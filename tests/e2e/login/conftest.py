@@ -74,7 +74,7 @@ async def register_organisation(
         home_tid=directory,
         display_name="Kutamo",
         sign_in_audience="multi" if pending else "single",
-        redirect_uris=[{"uri": f"{identity.url}/login/callback", "type": redirect_type or _platform(flow)}],
+        **{f"{redirect_type or _platform(flow)}_redirect_uris": [f"{identity.url}/login/callback"]},
         propagation_delay_seconds=propagation_delay_seconds,
     )
     organisation = Organisation(tenant=tenant if not pending else _with_directory(tenant, directory))

@@ -12,6 +12,7 @@ from tests.e2e.login.people import consent, open_microsoft_window, pick_account,
 from tests.support.browser import screenshot
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
+from tests.support.tenants import verification_link
 
 
 async def _user_record(
@@ -103,3 +104,22 @@ async def test_a_blocked_popup_shows_how_to_allow_it_and_continue_in_this_window
     await consent(page)
     session = await signed_in_as(page, adele)
     _never_exposed(session["session_token"], visit, identity, provisioning)
+
+
+async def test_the_it_admins_verification_link_pins_their_directory_and_then_lets_their_people_in(
+    visit: Visit, identity: ServiceProcess, provisioning: ServiceProcess, microsoft: Emulator, http: httpx.AsyncClient
+) -> None:
+    organisation = await register_organisation(identity, microsoft, pending=True)
+    admin = organisation.person("adele")
+    link = verification_link(identity, organisation.tenant.login_code)
+    page = await visit.open(link)
+    assert "verification_code" not in page.url, "the single-use code stays in the address bar"
+
+    window = await open_microsoft_window(page)
+    await pick_account(window, admin)
+    await consent(window)
+    await signed_in_as(page, admin)
+
+    configuration = (await http.get(f"{identity.url}/v1/login/{organisation.tenant.login_code}")).json()
+    assert configuration["status"] == "active"
+    assert configuration["authority"].endswith(organisation.tenant.directory_id)

@@ -77,6 +77,7 @@ function noAnswer() {
       + "To try again, press Sign in with Microsoft.",
   }));
   sections.noAnswer.hidden = false;
+  $("shown-by-microsoft").open = true;
 }
 
 function popupFeatures() {
@@ -155,6 +156,7 @@ async function explainCode(event) {
   const problem = await microsoftProblem(loginCode, { error: "unknown", error_description: `AADSTS${digits[1]}` });
   showProblem(problem);
   sections.noAnswer.hidden = false;
+  $("shown-by-microsoft").open = false;
 }
 
 async function copyForAdmin() {
