@@ -1,14 +1,14 @@
 // The organisation's login page: "Sign in with Microsoft" in a popup (or, when the browser blocks it,
 // in this window), and a clear way out of every failure. See docs/decisions/0006-login-page.md.
 import {
-  CHANNEL, authorizeUrl, finish, handOver, loginConfiguration, microsoftProblem, newAttempt,
-  rememberRedirect, SignInProblem, takeProblem,
+  authorizeUrl, handOver, loginConfiguration, microsoftProblem, newAttempt, rememberRedirect, SignInProblem,
+  takeProblem,
 } from "./signin.js";
+import { PopupSignIn } from "./popup.js";
 
 const page = document.getElementById("page");
 const loginCode = page.dataset.loginCode;
 const appUrl = page.dataset.appUrl;
-const timeoutMs = Number(page.dataset.popupTimeout) * 1000;
 const $ = (id) => document.getElementById(id);
 const button = $("sign-in");
 const status = $("status");
@@ -18,17 +18,12 @@ const sections = { problem: $("problem"), blocked: $("popup-blocked"), noAnswer:
 const verificationCode = new URLSearchParams(window.location.search).get("verification_code");
 if (verificationCode) window.history.replaceState(null, "", window.location.pathname);
 
-let pending = null; // the popup attempt whose answer we wait for
-let timer = null;
-let leftForPopup = false;
-
 function say(text) {
   status.textContent = text;
 }
 
 function clear() {
   for (const section of Object.values(sections)) section.hidden = true;
-  window.clearTimeout(timer);
 }
 
 function showProblem(problem) {
@@ -65,12 +60,7 @@ function showBlocked() {
   sections.blocked.focus();
 }
 
-// Microsoft's pages send Cross-Origin-Opener-Policy: once the popup is there, this page can neither see
-// it close nor hear from it except through the callback. No answer in time, or this window getting the
-// focus back, means the person closed it or Microsoft showed an error there.
-function noAnswer() {
-  if (!pending) return;
-  window.clearTimeout(timer);
+function showNoAnswer() {
   showProblem(new SignInProblem({
     title: "Sign-in was cancelled",
     detail: "The Microsoft window was closed, or is still open without having finished. "
@@ -80,43 +70,24 @@ function noAnswer() {
   $("shown-by-microsoft").open = true;
 }
 
-function popupFeatures() {
-  const width = 483;
-  const height = 600;
-  const left = Math.max(0, window.screenX + (window.outerWidth - width) / 2);
-  const top = Math.max(0, window.screenY + (window.outerHeight - height) / 2);
-  return `popup=yes,width=${width},height=${height},left=${Math.round(left)},top=${Math.round(top)}`;
-}
+const popup = new PopupSignIn({
+  loginCode,
+  timeoutMs: Number(page.dataset.popupTimeout) * 1000,
+  prepare: async () => ({ verificationCode }),
+  onStatus: say,
+  onBlocked: showBlocked,
+  onNoAnswer: showNoAnswer,
+  onProblem: (problem) => { clear(); showProblem(problem); },
+  onSession: (session) => {
+    clear();
+    say("Signed in. Opening Kutamo…");
+    handOver(appUrl, session);
+  },
+});
 
-async function startInPopup(popup) {
-  say("Opening the Microsoft sign-in window…");
-  try {
-    const attempt = newAttempt(await loginConfiguration(loginCode), { verificationCode });
-    const url = await authorizeUrl(attempt);
-    if (popup.closed) {
-      showProblem(new SignInProblem({ title: "Sign-in was cancelled", detail: "The Microsoft window was closed." }));
-      return;
-    }
-    popup.location.href = url;
-    pending = attempt;
-    leftForPopup = false;
-    say("Sign in in the Microsoft window. This page continues when you are done.");
-    timer = window.setTimeout(noAnswer, timeoutMs);
-  } catch (problem) {
-    popup.close();
-    showProblem(problem);
-  }
-}
-
-// Synchronous up to window.open: browsers block popups opened after an await.
 function signIn() {
   clear();
-  const popup = window.open("", "kutamo-microsoft-sign-in", popupFeatures());
-  if (!popup || popup.closed) {
-    showBlocked();
-    return;
-  }
-  startInPopup(popup);
+  popup.start();
 }
 
 async function continueHere() {
@@ -131,20 +102,6 @@ async function continueHere() {
   }
 }
 
-async function answered(result) {
-  const attempt = pending;
-  pending = null;
-  clear();
-  say("Signing you in…");
-  try {
-    const session = await finish(attempt, result);
-    say("Signed in. Opening Kutamo…");
-    handOver(appUrl, session);
-  } catch (problem) {
-    showProblem(problem);
-  }
-}
-
 async function explainCode(event) {
   event.preventDefault();
   const digits = /(\d{4,8})/.exec($("aadsts").value);
@@ -153,15 +110,15 @@ async function explainCode(event) {
     $("aadsts").focus();
     return;
   }
-  const problem = await microsoftProblem(loginCode, { error: "unknown", error_description: `AADSTS${digits[1]}` });
-  showProblem(problem);
+  showProblem(await microsoftProblem(loginCode, { error: "unknown", error_description: `AADSTS${digits[1]}` }));
   sections.noAnswer.hidden = false;
   $("shown-by-microsoft").open = false;
 }
 
 async function copyForAdmin() {
+  const code = sections.problem.dataset.code;
   const text = `${$("problem-detail").textContent}\n\nFor the IT admin: ${$("admin-hint").textContent}\n`
-    + `(Kutamo login code ${loginCode}${sections.problem.dataset.code ? `, ${sections.problem.dataset.code}` : ""})`;
+    + `(Kutamo login code ${loginCode}${code ? `, ${code}` : ""})`;
   try {
     await navigator.clipboard.writeText(text);
     say("Copied. Paste it into a message to your IT admin.");
@@ -171,12 +128,6 @@ async function copyForAdmin() {
   }
 }
 
-const channel = new BroadcastChannel(CHANNEL);
-channel.onmessage = ({ data }) => {
-  if (pending && data && data.state === pending.state) answered(data.result);
-};
-window.addEventListener("blur", () => { if (pending) leftForPopup = true; });
-window.addEventListener("focus", () => { if (pending && leftForPopup) noAnswer(); });
 button.addEventListener("click", signIn);
 $("retry").addEventListener("click", signIn);
 $("continue-here").addEventListener("click", continueHere);
