@@ -74,6 +74,17 @@ class LoginPagesController(Controller):
         )
         return _html(body, connect=(config.azure_login_base_url,))
 
+    @get("/setup")
+    async def setup(self, config: Config) -> Response[str]:
+        worker = (config.provisioning_base_url,) if config.provisioning_base_url else ()
+        body = pages.setup_page(
+            site=urlsplit(config.public_base_url).netloc,
+            redirect_uri=callback_url(config.public_base_url),
+            popup_timeout_seconds=config.login_popup_timeout_seconds,
+            users_api=config.provisioning_base_url,
+        )
+        return _html(body, connect=(config.azure_login_base_url, *worker), images=worker)
+
     @get("/app")
     async def app(self, config: Config) -> Response[str]:
         worker = (config.provisioning_base_url,) if config.provisioning_base_url else ()

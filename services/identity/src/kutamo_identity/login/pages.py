@@ -8,7 +8,7 @@ from kutamo_identity.signin import microsoft_errors
 from kutamo_identity.signin.popup import POPUP_HELP
 from kutamo_identity.tenants.repository import Connection
 
-__all__ = ["app_page", "callback_page", "choose_page", "login_page"]
+__all__ = ["app_page", "callback_page", "choose_page", "login_page", "setup_page"]
 
 _TEMPLATES = resources.files("kutamo_identity.login").joinpath("templates")
 
@@ -19,6 +19,7 @@ def _template(name: str) -> Template:
 
 _BASE, _LOGIN, _CHOOSE = _template("base.html"), _template("login.html"), _template("choose.html")
 _CALLBACK, _APP = _template("callback.html"), _template("app.html")
+_GUIDANCE, _SETUP = _template("guidance.html"), _template("setup.html")
 
 # Errors Microsoft shows on its own page, never redirecting back: the words a person can match against
 # what they saw, and the code whose guidance applies (see shared notes on Microsoft Entra).
@@ -59,6 +60,13 @@ def _shown_by_microsoft(redirect_uri: str) -> str:
     return "\n".join(items)
 
 
+def _guidance(site: str, redirect_uri: str) -> str:
+    """What the login page and the setup page's test sign-in show when sign-in goes wrong."""
+    return _GUIDANCE.substitute(
+        site=escape(site), popup_help=_popup_help(), shown_by_microsoft=_shown_by_microsoft(redirect_uri)
+    )
+
+
 def login_page(
     connection: Connection, *, site: str, app_url: str, popup_timeout_seconds: int, redirect_uri: str
 ) -> str:
@@ -74,9 +82,7 @@ def login_page(
         notice=notice,
         note=escape(connection.user_note or ""),
         note_hidden="" if connection.user_note else " hidden",
-        site=escape(site),
-        popup_help=_popup_help(),
-        shown_by_microsoft=_shown_by_microsoft(redirect_uri),
+        guidance=_guidance(site, redirect_uri),
     )
     data = {
         "login-code": connection.login_code,
@@ -108,3 +114,10 @@ def callback_page() -> str:
 def app_page(*, users_api: str | None) -> str:
     """The stand-in for the Kutamo app in the local stack: who is signed in, as the worker provisioned them."""
     return _page("Kutamo", _APP.substitute(), script="app.js", data={"users-api": users_api or ""})
+
+
+def setup_page(*, site: str, redirect_uri: str, popup_timeout_seconds: int, users_api: str | None) -> str:
+    """The IT admin's guided setup; its data comes from /setup/api once the setup link is exchanged."""
+    body = _SETUP.substitute(redirect_uri=escape(redirect_uri), guidance=_guidance(site, redirect_uri))
+    data = {"popup-timeout": str(popup_timeout_seconds), "users-api": users_api or ""}
+    return _page("Set up Microsoft sign-in — Kutamo", body, script="setup.js", data=data)
