@@ -158,6 +158,23 @@ class DeadLetterWatch:
         raise AssertionError(f"{count} dead letter(s) from {topic} did not arrive within {within}s")
 
 
+async def group_lag(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Records of `topic` the consumer group has not committed yet, over its `partitions` partitions."""
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    done = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+    return sum(end - done.get(tp, 0) for tp, end in ends.items())
+
+
 async def until(probe: Any, within: float = 30.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
