@@ -1,5 +1,7 @@
-"""A batch PostgreSQL refuses part of is applied event by event: only the event at fault becomes a
-dead letter (unstorable_event), the others are applied, and the partition does not retry forever."""
+"""A batch whose transaction fails because of some of its events is split until those events are alone:
+only they become dead letters (unstorable_event for a value PostgreSQL refuses, processing_failed with
+the exception's class for anything else, after bounded retries), the others are applied, and the
+partition does not retry forever. A database that does not answer dead-letters nothing."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +20,7 @@ from kutamo_provisioning import batch as batch_module
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import users
 from kutamo_provisioning.avatars import PostgresAvatarStore
-from kutamo_provisioning.batch import BatchProcessor
+from kutamo_provisioning.batch import ATTEMPTS, BatchProcessor
 from kutamo_provisioning.provisioner import Provisioner
 from tests.support.databases import throwaway_database
 
@@ -73,3 +75,43 @@ async def test_only_the_event_postgresql_refuses_is_dead_lettered(
         "select record from outbox where topic = $1 and record is not null", USER_PROVISIONED.name)]  # fmt: skip
     announced = sorted(e.key for e in waiting if uuid.UUID(e.key.decode()) in users_of)
     assert announced == sorted([records[0].key, records[2].key]), "each applied user announced once"
+
+
+async def test_any_exception_inside_the_transaction_dead_letters_only_its_event_after_bounded_retries(
+    pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_apply = users.apply_batch
+    tries: list[int] = []
+
+    async def apply_batch(conn: asyncpg.Connection, items: list[users.Item], now: datetime) -> list[users.Outcome]:
+        if any(i.event.name == "Poison" for i in items):
+            tries.append(len(items))
+            raise ZeroDivisionError("a bug that only this event reaches")
+        return await real_apply(conn, items, now)
+
+    monkeypatch.setattr(batch_module.users, "apply_batch", apply_batch)
+    processor = BatchProcessor(pool, Provisioner.__new__(Provisioner), PostgresAvatarStore(), lambda: T0, 4)
+    records = [record(n, "Poison" if n == 5 else f"Person {n}") for n in range(8)]
+
+    result = await processor.process(records)
+
+    assert [(f.record.offset, f.error.code, f.error.error_class, f.attempts) for f in result.failed] == [
+        (5, "processing_failed", "ZeroDivisionError", ATTEMPTS)
+    ]
+    assert "a bug that only this event reaches" in result.failed[0].error.detail
+    assert tries == [8, 4, 2, 1, 1, 1], "halved down to the event, then tried alone ATTEMPTS times"
+    users_of = [uuid.UUID(r.key.decode()) for n, r in enumerate(records) if n != 5]
+    assert await pool.fetchval("select count(*) from users where user_id = any($1)", users_of) == 7
+    assert [o.change for o in result.outcomes] == ["created"] * 7
+
+
+async def test_a_database_that_does_not_answer_fails_the_batch_and_dead_letters_nothing(stack: dev_stack.Stack) -> None:
+    async with throwaway_database(stack.postgres.url, "kutamo_outage") as url:
+        gone = await worker_db.create_pool(url)
+        async with gone.acquire() as conn:
+            await worker_db.migrate(conn)
+        await gone.close()  # every acquire now fails, as when PostgreSQL is down
+        processor = BatchProcessor(gone, Provisioner.__new__(Provisioner), PostgresAvatarStore(), lambda: T0, 4)
+
+        with pytest.raises(asyncpg.InterfaceError):
+            await processor.process([record(0, "Adele Vance"), record(1, "Megan Bowen")])

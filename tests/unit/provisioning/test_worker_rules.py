@@ -1,12 +1,20 @@
-"""Pure rules of the worker: which avatars are accepted, and how the operator key is configured."""
+"""Pure rules of the worker: which avatars are accepted, how the operator key is configured, and how an
+unexpected failure is described (class, message, where) without the Graph token."""
 
 import base64
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from kutamo_contracts.events import UserSignedIn
+from kutamo_contracts.sealing import seal_token
 from kutamo_provisioning import avatars
 from kutamo_provisioning.config import ConfigError, from_env
+from kutamo_provisioning.errors import ProcessingFailed, describe
 from kutamo_provisioning.graph import Photo
+from kutamo_provisioning.metrics import Metrics
+from kutamo_provisioning.provisioner import Provisioner
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -58,3 +66,61 @@ def test_two_batches_are_in_flight_unless_configured() -> None:
 def test_a_batches_in_flight_setting_out_of_range_is_refused_at_start(value: str) -> None:
     with pytest.raises(ConfigError, match="BATCHES_IN_FLIGHT"):
         from_env({**ENV, "BATCHES_IN_FLIGHT": value})
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def _raised(exc: Exception) -> Exception:
+    """`exc` with a traceback, as the worker catches it."""
+    try:
+        _raise(exc)
+    except Exception as caught:
+        return caught
+    raise AssertionError("not raised")
+
+
+def test_an_unexpected_failure_names_its_class_and_message_but_never_the_graph_token() -> None:
+    token = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.c2ln-é"
+    cause = _raised(ValueError(f"Illegal header value b'Bearer {token}' ({token!r}, {token.encode()!r})"))
+
+    failure = ProcessingFailed(cause, hide=(token,))
+
+    assert (failure.code, failure.error_class) == ("processing_failed", "ValueError")
+    assert failure.detail.startswith("Illegal header value")
+    assert "test_worker_rules.py:" in failure.detail, "where it was raised, for the operator"
+    assert "c2ln" not in failure.detail
+    assert "eyJ" not in failure.detail
+
+
+def test_a_token_shaped_text_is_scrubbed_even_when_nobody_said_it_was_secret() -> None:
+    detail = describe(RuntimeError("sent Authorization: Bearer abc.def.ghi and eyJhbGciOiJub25lIn0.e30.sig"))
+
+    assert "abc.def" not in detail
+    assert "eyJhbGci" not in detail
+    assert detail.count("[redacted]") == 2
+
+
+async def test_whatever_the_graph_client_raises_becomes_a_processing_failure_without_the_token() -> None:
+    token = "eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiJ4In0.dGhlLXNpZ25hdHVyZQ"
+
+    class BrokenGraph:
+        async def profile(self, sent: str) -> None:
+            raise KeyError(f"no route for {sent}")
+
+    key, event_id, now = b"k" * 32, str(uuid.uuid4()), datetime.now(UTC)
+    event = UserSignedIn(
+        event_id=event_id, tenant_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), azure_tid=str(uuid.uuid4()),
+        azure_oid=str(uuid.uuid4()), signed_in_at=now, login_code="contoso",
+        sealed_graph_token=seal_token(key, event_id, token, now + timedelta(minutes=5)),
+    )  # fmt: skip
+    provisioner = Provisioner(BrokenGraph(), key, lambda: datetime.now(UTC), Metrics())  # type: ignore[arg-type]
+
+    with pytest.raises(ProcessingFailed) as raised:
+        await provisioner.details(event)
+
+    assert raised.value.error_class == "KeyError"
+    assert token not in raised.value.detail
+    assert "dGhlLXNpZ25hdHVyZQ" not in raised.value.detail
+    assert raised.value.__suppress_context__, "no traceback carries the exception that held the token"

@@ -4,6 +4,12 @@ Malformed records and events whose Graph calls kept failing become dead letters;
 applied in a single transaction together with its "user provisioned" announcements (the outbox).
 Graph is read only for events that can still change a record: not already processed, newer than the
 stored sign-in, and the newest of their user in this batch that carries a token.
+
+One event must never stall its partition: whatever reading Graph for it raises is retried a few times,
+then dead-lettered (ProcessingFailed); a transaction that fails while the database still answers is
+split in halves until the events at fault are alone, retried alone, then dead-lettered, and the others
+are applied. A database that does not answer fails the batch instead (it is redelivered; nothing is
+dead-lettered for an outage).
 """
 
 import asyncio
@@ -31,7 +37,7 @@ from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 from kutamo_provisioning import graph, outbox, users
 from kutamo_provisioning.avatars import AvatarStore
-from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProvisioningError, Unstorable
+from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProcessingFailed, ProvisioningError, Unstorable
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
 from kutamo_provisioning.seams import Clock
@@ -39,6 +45,12 @@ from kutamo_provisioning.seams import Clock
 log = logging.getLogger(__name__)
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Ready: TypeAlias = "tuple[Record, users.Item, Photo | None]"
+
+ATTEMPTS = 3
+"""Tries of one event, alone, before an unexpected failure of it is dead-lettered."""
+_BACKOFF_SECONDS = 0.2
+_PING_SECONDS = 5.0
 
 
 class Failed(msgspec.Struct, frozen=True):
@@ -79,42 +91,83 @@ class BatchProcessor:
             except MalformedEvent as exc:
                 failed.append(Failed(record, exc, 1))
                 continue
+            except Exception as exc:  # decoding is deterministic: retrying would change nothing
+                failed.append(Failed(record, ProcessingFailed(exc), 1))
+                continue
             decoded.append((record, event))
             traces[event.event_id] = header(record.headers, "traceparent")
         targets = await self._graph_targets([e for _, e in decoded])
         chosen = [e for _, e in decoded if e.event_id in targets]
         read = await asyncio.gather(*(self._details(e) for e in chosen))
         from_graph = {e.event_id: r for e, r in zip(chosen, read, strict=True)}
-        ready: list[tuple[Record, users.Item, Photo | None]] = []
+        ready: list[Ready] = []
         for record, event in decoded:
             result = from_graph.get(event.event_id)
             if result is None:
                 result = from_claims(event, _claims_only(event)), None
-            if isinstance(result, GraphFailed):
-                failed.append(Failed(record, result, graph.ATTEMPTS))
+            if isinstance(result, ProvisioningError):
+                failed.append(Failed(record, result, graph.ATTEMPTS if isinstance(result, GraphFailed) else ATTEMPTS))
                 continue
             details, photo = result
             ready.append((record, users.Item(event, details), photo))
-        now = self._clock()
-        try:
-            items, outcomes = await self._apply(ready, traces, now)
-        except asyncpg.DataError:
-            # Something in the batch PostgreSQL refuses to store: apply the events one by one, so only
-            # the one at fault is dead-lettered and the partition moves on (retrying would never end).
-            items, outcomes = [], []
-            for one in ready:
-                try:
-                    applied, outcome = await self._apply([one], traces, now)
-                except asyncpg.DataError as exc:
-                    failed.append(Failed(one[0], Unstorable(f"{type(exc).__name__}: {exc}"), 1))
-                    continue
-                items += applied
-                outcomes += outcome
+        items, outcomes = await self._apply_isolating(ready, traces, self._clock(), failed)
         _log_applied(items, outcomes, traces)
         return Result(failed=failed, outcomes=outcomes)
 
+    async def _apply_isolating(
+        self, ready: list[Ready], traces: dict[str, str | None], now: datetime, failed: list[Failed]
+    ) -> tuple[list[users.Item], list[users.Outcome]]:
+        """Apply `ready` in one transaction; when that fails while the database answers, apply each half
+        the same way (in order, so a user's events still apply oldest first), down to single events."""
+        if not ready:
+            return [], []
+        try:
+            return await self._apply(ready, traces, now)
+        except Exception as exc:
+            if len(ready) == 1:
+                return await self._apply_alone(ready[0], exc, traces, now, failed)
+            await self._raise_unless_database_answers(exc)
+            log.warning("batch transaction failed; splitting it to find the event at fault",
+                        extra={"events": len(ready), "error_class": type(exc).__name__})  # fmt: skip
+        half = len(ready) // 2
+        first_items, first_outcomes = await self._apply_isolating(ready[:half], traces, now, failed)
+        last_items, last_outcomes = await self._apply_isolating(ready[half:], traces, now, failed)
+        return first_items + last_items, first_outcomes + last_outcomes
+
+    async def _apply_alone(
+        self, one: Ready, error: Exception, traces: dict[str, str | None], now: datetime, failed: list[Failed]
+    ) -> tuple[list[users.Item], list[users.Outcome]]:
+        """One event whose transaction failed with `error`: retried up to ATTEMPTS in all, then dead-lettered."""
+        attempt = 1
+        while True:
+            await self._raise_unless_database_answers(error)
+            if isinstance(error, asyncpg.DataError):  # a value PostgreSQL refuses: no retry changes it
+                failed.append(Failed(one[0], Unstorable(f"{type(error).__name__}: {error}"), attempt))
+                return [], []
+            if attempt == ATTEMPTS:
+                failed.append(Failed(one[0], ProcessingFailed(error), attempt))
+                return [], []
+            log.warning("event failed in its transaction; retrying it alone",
+                        extra={"event_id": one[1].event.event_id, "error_class": type(error).__name__,
+                               "attempt": attempt})  # fmt: skip
+            await asyncio.sleep(_BACKOFF_SECONDS * 2 ** (attempt - 1))
+            attempt += 1
+            try:
+                return await self._apply([one], traces, now)
+            except Exception as exc:
+                error = exc
+
+    async def _raise_unless_database_answers(self, error: Exception) -> None:
+        """A failure is an event's only while PostgreSQL answers; otherwise the batch fails with `error`
+        (and is redelivered), so an outage never dead-letters anything."""
+        try:
+            async with asyncio.timeout(_PING_SECONDS), self._pool.acquire() as conn:
+                await conn.fetchval("select 1")
+        except Exception:
+            raise error from None
+
     async def _apply(
-        self, ready: list[tuple[Record, users.Item, Photo | None]], traces: dict[str, str | None], now: datetime
+        self, ready: list[Ready], traces: dict[str, str | None], now: datetime
     ) -> tuple[list[users.Item], list[users.Outcome]]:
         """Photos, user records and announcements, in one transaction."""
         items = [item for _, item, _ in ready]
@@ -153,12 +206,23 @@ class BatchProcessor:
                 newest[event.user_id] = event
         return {e.event_id for e in newest.values()}
 
-    async def _details(self, event: UserSignedIn) -> tuple[users.Details, Photo | None] | GraphFailed:
-        async with self._graph_slots:
-            try:
-                return await self._provisioner.details(event)
-            except GraphFailed as exc:
-                return exc
+    async def _details(self, event: UserSignedIn) -> tuple[users.Details, Photo | None] | ProvisioningError:
+        """Graph's answer for one event, or why not: GraphFailed (retried in graph.py), or whatever else
+        raised, tried ATTEMPTS times in all (ProcessingFailed)."""
+        for attempt in range(1, ATTEMPTS + 1):
+            async with self._graph_slots:
+                try:
+                    return await self._provisioner.details(event)
+                except GraphFailed as exc:
+                    return exc
+                except Exception as exc:
+                    failure = exc if isinstance(exc, ProcessingFailed) else ProcessingFailed(exc)
+            log.warning("reading Graph for an event failed unexpectedly",
+                        extra={"event_id": event.event_id, "error_class": failure.error_class,
+                               "attempt": attempt})  # fmt: skip
+            if attempt < ATTEMPTS:
+                await asyncio.sleep(_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        return failure
 
 
 def _announcement_id(source_event_id: str) -> str:

@@ -188,6 +188,7 @@ class SignInConsumer:
                 extra={
                     "topic": failed.record.topic, "partition": failed.record.partition,
                     "offset": failed.record.offset, "reason": failed.error.code, "attempts": failed.attempts,
+                    "error_class": failed.error.error_class, "error_message": failed.error.detail,
                 },
             )  # fmt: skip
 

@@ -41,13 +41,13 @@ def letter_for(record: ConsumerRecord[bytes, bytes], error: ProvisioningError, a
         headers=header_map(record.headers),
         value=text,
         value_base64=exact,
-        error_class=type(error).__name__,
+        error_class=error.error_class,
         failed_at=now,
         attempts=attempts,
     )
     why = {
         "dlq_reason": error.code,
-        "dlq_error_class": type(error).__name__,
+        "dlq_error_class": error.error_class,
         "dlq_error_message": error.detail[:1000],
         "dlq_original_topic": record.topic,
         "dlq_original_partition": str(record.partition),

@@ -3,6 +3,7 @@
 No database here: the batch applies the Details in one transaction afterwards. Graph failures past
 the retry bound raise GraphFailed (the event is dead-lettered); a refused or expired token, another
 person's profile or a rejected photo are outcomes, recorded as "not refreshed" with their reason.
+Anything else raised while the token is open becomes ProcessingFailed, its message scrubbed of the token.
 """
 
 import logging
@@ -10,6 +11,7 @@ import logging
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import SealedTokenError, open_token
 from kutamo_provisioning import avatars
+from kutamo_provisioning.errors import ProcessingFailed, ProvisioningError
 from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, TokenRefused
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.seams import Clock
@@ -49,6 +51,10 @@ class Provisioner:
         except TokenRefused:
             log.info("graph refused the token; using the id_token's claims", extra=where)
             return from_claims(event, "graph_token_refused"), None
+        except ProvisioningError:
+            raise
+        except Exception as exc:  # e.g. a token httpx cannot put in a header; never let its text escape
+            raise ProcessingFailed(exc, hide=(token,)) from None
         details = Details(
             name=storable(profile.display_name or event.name),
             email=storable(profile.mail or event.email or profile.user_principal_name),
