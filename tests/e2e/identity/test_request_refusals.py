@@ -79,3 +79,21 @@ async def test_a_login_code_that_cannot_exist_is_unknown_without_touching_the_da
     )
 
     assert_problem(response, 404, "unknown_login_code")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 20_000 + b"]" * 20_000,
+        b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+        b'{"login_code": "contoso", "id_token": "a.b.c", "nonce": "n", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+    ],
+    ids=["deep-array", "deep-object", "deep-unknown-field"],
+)
+@pytest.mark.parametrize("path", ["/v1/sign-ins", "/v1/login/contoso/microsoft-errors"])
+async def test_a_body_nested_thousands_of_levels_deep_is_a_400_not_a_500(
+    http: httpx.AsyncClient, identity: ServiceProcess, body: bytes, path: str
+) -> None:
+    response = await http.post(f"{identity.url}{path}", content=body, headers={"content-type": "application/json"})
+
+    assert_problem(response, 400, "malformed_request")

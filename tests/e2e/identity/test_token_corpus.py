@@ -62,6 +62,19 @@ def crafted(change: Callable[[str], str], **mint: Any) -> Build:
     return build
 
 
+def with_access_token(access_token: Callable[[str], str]) -> Build:
+    """A valid id_token without at_hash (so nothing binds the access token to it), sent with the access
+    token `access_token` makes of a real one."""
+
+    async def build(a: c.Attempt) -> httpx.Response:
+        nonce, oid = await a.nonce(), await a.person()
+        real = (await a.tokens(nonce, oid=oid))["access_token"]
+        id_only = await a.tokens(nonce, oid=oid, include_access_token=False)
+        return await a.post(id_only["id_token"], nonce, access_token=access_token(real))
+
+    return build
+
+
 def raw(id_token: str) -> Build:
     async def build(a: c.Attempt) -> httpx.Response:
         return await a.post(id_token, await a.nonce())
@@ -139,6 +152,9 @@ CASES: list[tuple[str, Build, int, str | None]] = [
     ),
     ("foreign-key-under-real-kid", crafted(c.resign), 401, "token_signature_invalid"),
     ("signature-stripped", crafted(lambda t: t.rsplit(".", 1)[0] + "."), 401, "token_signature_invalid"),
+    ("signature-with-junk-appended", crafted(lambda t: t + "!!!"), 401, "token_malformed"),
+    ("signature-padded", crafted(lambda t: t + "=="), 401, "token_malformed"),
+    ("payload-with-junk-inside", crafted(lambda t: t.replace(".", ".*", 1)), 401, "token_malformed"),
     # header injection: key material in the header is never trusted or fetched
     (
         "jwk-header-with-attacker-key",
@@ -189,6 +205,13 @@ CASES: list[tuple[str, Build, int, str | None]] = [
     ("header-not-json", raw(f"{c.b64(b'not json')}.{c.b64(b'{}')}.sig"), 401, "token_malformed"),
     ("payload-a-json-array", raw(f"{RS256_HEADER}.{c.b64(b'[]')}.c2ln"), 401, "token_malformed"),
     ("oversized-token", raw("e" * 20_000), 401, "token_too_large"),
+    # the Graph access token travels sealed to the worker, which puts it in an HTTP header
+    ("access-token-of-graph", with_access_token(lambda t: t), 201, None),
+    ("access-token-text", with_access_token(lambda t: "hello world"), 400, "access_token_malformed"),
+    ("access-token-not-ascii", with_access_token(lambda t: t[:-4] + "é"), 400, "access_token_malformed"),
+    ("access-token-junk-appended", with_access_token(lambda t: t + "!!!"), 400, "access_token_malformed"),
+    ("access-token-two-parts", with_access_token(lambda t: t.rsplit(".", 1)[0]), 400, "access_token_malformed"),
+    ("access-token-oversized", with_access_token(lambda t: t + "A" * 17_000), 400, "access_token_malformed"),
 ]
 
 

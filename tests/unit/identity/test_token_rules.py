@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kutamo_identity.errors import SignInRefused
-from kutamo_identity.signin import azure
+from kutamo_identity.signin import azure, compact
 from kutamo_identity.tenants.repository import Connection
 
 TID = str(uuid.uuid4())
@@ -218,3 +218,69 @@ async def test_refusals_carry_a_hint_for_the_it_admin_where_it_helps() -> None:
         await check(token(aud=str(uuid.uuid4())))
     assert caught.value.admin_hint is not None
     assert "Application (client) ID" in caught.value.admin_hint
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t + "!!!",
+        lambda t: t + "=",
+        lambda t: t + "AAA",  # 342 signature characters + 3: a length no encoder produces
+        lambda t: t.replace(".", ".!", 1),
+        lambda t: t.replace(".", "\n.", 1),
+        lambda t: t[:-1] + "+",
+    ],
+    ids=[
+        "junk-after-signature",
+        "padding",
+        "impossible-length",
+        "junk-in-payload",
+        "newline-in-header",
+        "not-url-safe",
+    ],
+)
+async def test_a_token_changed_outside_base64url_is_refused_even_if_a_lax_decoder_reads_the_same_bytes(
+    change: Any,
+) -> None:
+    assert await refused_code(change(token())) == "token_malformed"
+
+
+def jose(*segments: bytes) -> str:
+    return ".".join(base64.urlsafe_b64encode(s).decode().rstrip("=") for s in segments)
+
+
+@pytest.mark.parametrize(
+    "access_token",
+    [
+        jose(b'{"alg":"RS256","typ":"JWT"}', b'{"aud":"https://graph.microsoft.com"}', b"signature"),
+        jose(b'{"alg":"RSA-OAEP","enc":"A256GCM"}', b"key", b"iv", b"ciphertext", b"tag"),
+        jose(b'{"alg":"dir","enc":"A256GCM"}', b"", b"iv", b"ciphertext", b"tag"),
+    ],
+    ids=["jws", "jwe", "jwe-direct"],
+)
+def test_an_access_token_of_jws_or_jwe_compact_shape_is_well_formed(access_token: str) -> None:
+    assert compact.is_jose_compact(access_token)
+
+
+@pytest.mark.parametrize(
+    "access_token",
+    [
+        "hello world",
+        "graph-token",
+        jose(b'{"alg":"RS256"}', b"{}", b"sig") + "é",
+        jose(b'{"alg":"RS256"}', b"{}", b"sig").replace(".", ".\u00e9", 1),
+        jose(b'{"alg":"RS256"}', b"{}", b"sig") + "!!!",
+        jose(b'{"alg":"RS256"}', b"{}"),
+        jose(b'{"alg":"RS256"}', b"{}", b"sig", b"more"),
+        jose(b"not json", b"{}", b"sig"),
+        jose(b"[]", b"{}", b"sig"),
+        "." + jose(b"{}", b"sig"),
+        jose(b'{"alg":"RS256"}', b"x" * compact.MAX_ACCESS_TOKEN_CHARS, b"sig"),
+    ],
+    ids=[
+        "text", "opaque", "non-ascii-appended", "non-ascii-inside", "junk-appended", "two-segments", "four-segments",
+        "header-not-json", "header-not-an-object", "empty-header", "oversized",
+    ],
+)  # fmt: skip
+def test_an_access_token_of_any_other_shape_is_malformed(access_token: str) -> None:
+    assert not compact.is_jose_compact(access_token)

@@ -18,7 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
-from kutamo_identity.errors import EXCEPTION_HANDLERS
+from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
 from kutamo_identity.metrics import IdentityMetrics
@@ -171,6 +171,7 @@ def create_app(
         ),
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins) if config.cors_allowed_origins else None,
         request_max_body_size=64 * 1024,
+        request_class=BodyDepthGuardedRequest,
         logging_config=None,
     )
 

@@ -9,6 +9,7 @@
      ├── SignInRefused            401/403  the Microsoft token or the connection says no
      └── Unavailable              503  a dependency is down
 
+A JSON body nested too deeply to decode is a BadRequest too (BodyDepthGuardedRequest), not a 500.
 Each instance carries a stable machine `code`, a `detail` sentence the signing-in person can act on,
 and, where it helps, an `admin_hint` for the organisation's IT admin.
 The handler below is the one place that turns them (and framework errors) into responses.
@@ -125,6 +126,24 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         "Something went wrong on our side; nothing was changed. Try again, and contact support if it persists.",
         request.url.path,
     )
+
+
+class BodyDepthGuardedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body nested deeper than the decoder can follow is the client's error.
+
+    Litestar decodes the body untyped before checking it against the route's Struct, and that decoder
+    gives up past Python's recursion limit with RecursionError, which would otherwise be a 500.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError:
+            raise BadRequest(
+                "malformed_request",
+                "The request body is nested too deeply to be read. Send a JSON object as described in the "
+                "API documentation.",
+            ) from None
 
 
 def _validation_detail(exc: HTTPException) -> str:

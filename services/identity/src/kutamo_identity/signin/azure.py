@@ -1,13 +1,13 @@
 """Validation of a Microsoft id_token for one tenant's Azure AD connection.
 
-Order matters. Size and structure come first; directory pinning comes before any key lookup, so a
-token from a directory the connection does not allow never makes us call Microsoft. The key is
+Order matters. Size and structure come first (each segment strictly base64url, see compact.py);
+directory pinning comes before any key lookup, so a token from a directory the connection does not
+allow never makes us call Microsoft. The key is
 chosen by `kid` from the token's own directory only; header fields that point at key material (`jku`,
 `x5u`, `jwk`, `x5c`) are never read. The signature (RS256 only) is verified over the exact bytes whose
 claims are then checked, so the token is parsed once.
 """
 
-import binascii
 from typing import Any
 
 import msgspec
@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kutamo_identity.signin import claims as rules
+from kutamo_identity.signin import compact
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.refusals import refuse
 from kutamo_identity.tenants.repository import Connection
@@ -45,13 +46,10 @@ class Expectations(msgspec.Struct, frozen=True, kw_only=True):
     """A verification sign-in: the connection has no directory yet and this sign-in will pin one."""
 
 
-_URLSAFE = bytes.maketrans(b"-_", b"+/")
-
-
 def _b64(part: str) -> bytes:
     try:
-        return binascii.a2b_base64((part + "=" * (-len(part) % 4)).encode().translate(_URLSAFE))
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return compact.b64url(part)
+    except ValueError:
         raise refuse("token_malformed") from None
 
 

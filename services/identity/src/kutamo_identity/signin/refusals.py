@@ -58,6 +58,11 @@ CATALOGUE: dict[str, Refusal] = {
         "This sign-in does not belong to this login attempt, or was already used. Reload the login page and "
         "sign in again.",
     ),
+    "access_token_malformed": Refusal(
+        400,
+        "The Microsoft Graph token sent with this sign-in is not one Microsoft issues. Send the access_token "
+        "MSAL returned, unchanged (a JWT: 3 or 5 base64url parts, ASCII, at most 16 KiB), or leave it out.",
+    ),
     "access_token_mismatch": Refusal(
         401, "The Microsoft Graph token was not issued together with this sign-in. " + _SIGN_IN_AGAIN
     ),

@@ -17,7 +17,8 @@ class SignInRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     nonce: Secret
     """The nonce from GET /v1/login/{login_code}, passed to Microsoft; single use."""
     access_token: Token | None = None
-    """The delegated Graph token (User.Read), when the frontend has one; opaque to Kutamo."""
+    """The delegated Graph token (User.Read), when the frontend has one: a JWS or JWE in compact form
+    (ASCII, at most 16 KiB), else refused with `access_token_malformed`."""
     access_token_expires_in: Annotated[int, msgspec.Meta(ge=1, le=86400)] | None = None
     """Seconds until the access token expires, as MSAL reports it."""
     verification_code: Secret | None = None

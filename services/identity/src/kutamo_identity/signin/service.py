@@ -18,7 +18,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
-from kutamo_identity.signin import azure, microsoft_errors, secrets
+from kutamo_identity.signin import azure, compact, microsoft_errors, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
 from kutamo_identity.signin.popup import POPUP_HELP
@@ -103,6 +103,10 @@ class SignInService:
         return response
 
     async def _sign_in(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:
+        # The Graph token is sealed for the worker, which puts it in an HTTP header: only a token of
+        # Microsoft's shape travels (an id_token without at_hash does not bind it to anything).
+        if request.access_token is not None and not compact.is_jose_compact(request.access_token):
+            raise refuse("access_token_malformed")
         verifying = await self._verifying(connection, request)
         started = time.perf_counter()
         person = await azure.validate(
