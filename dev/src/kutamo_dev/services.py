@@ -64,6 +64,7 @@ def service_env(
         env["IDENTITY_BASE_URL"] = identity_url or ""
         # The identity service's /app page reads the signed-in person from the browser.
         env.setdefault("CORS_ALLOWED_ORIGINS", identity_url or "")
+        env.setdefault("SESSION_ISSUER", env.get("PUBLIC_BASE_URL") or identity_url or "")  # identity's, above
     return env
 
 

@@ -18,6 +18,11 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         True,
         "Identity service base URL; its /.well-known/jwks.json verifies session tokens",
     ),
+    "SESSION_ISSUER": (
+        False,
+        "`iss` of Kutamo session tokens: the identity service's PUBLIC_BASE_URL (default IDENTITY_BASE_URL)",
+    ),
+    "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Kutamo session tokens (default 120)"),
     "GRAPH_BASE_URL": (False, "Microsoft Graph host (default https://graph.microsoft.com)"),
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8001)"),
@@ -53,6 +58,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     kafka_bootstrap_servers: str
     token_sealing_key: bytes
     identity_base_url: str
+    session_issuer: str
+    clock_skew_seconds: int
     graph_base_url: str
     host: str
     port: int
@@ -96,6 +103,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    identity = _url(environ, "IDENTITY_BASE_URL", "", ("http", "https"))
     level = environ.get("LOG_LEVEL", "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -103,7 +111,9 @@ def from_env(environ: Mapping[str, str]) -> Config:
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
         token_sealing_key=sealing_key,
-        identity_base_url=_url(environ, "IDENTITY_BASE_URL", "", ("http", "https")),
+        identity_base_url=identity,
+        session_issuer=_url(environ, "SESSION_ISSUER", identity, ("http", "https")),
+        clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
         graph_base_url=_url(environ, "GRAPH_BASE_URL", "https://graph.microsoft.com", ("http", "https")),
         host=environ.get("HOST", "127.0.0.1"),
         port=_int(environ, "PORT", 8001, 1, 65535),

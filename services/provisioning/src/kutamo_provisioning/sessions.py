@@ -1,4 +1,9 @@
-"""Verification of Kutamo session tokens with the identity service's published keys."""
+"""Verification of Kutamo session tokens with the identity service's published keys.
+
+As the identity service checks Microsoft's tokens: ES256 only, the key by `kid`, audience `kutamo`,
+the issuer exactly the identity service's (its PUBLIC_BASE_URL), and expiry/not-before/issued-at with
+the same small clock skew (CLOCK_SKEW_SECONDS, 120 s by default).
+"""
 
 import asyncio
 import time
@@ -13,9 +18,11 @@ _MIN_REFRESH_SECONDS = 30.0
 
 
 class SessionVerifier:
-    def __init__(self, http: httpx.AsyncClient, identity_base_url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, identity_base_url: str, issuer: str, skew_seconds: int) -> None:
         self._http = http
         self._jwks_url = identity_base_url.rstrip("/") + "/.well-known/jwks.json"
+        self._issuer = issuer
+        self._skew = skew_seconds
         self._keys: dict[str, Any] = {}
         self._fetched = 0.0
         self._lock = asyncio.Lock()
@@ -35,7 +42,9 @@ class SessionVerifier:
                 key,
                 algorithms=["ES256"],
                 audience="kutamo",
-                options={"require": ["sub", "exp", "tenant_id"]},
+                issuer=self._issuer,
+                leeway=self._skew,
+                options={"require": ["iss", "aud", "sub", "exp", "iat", "tenant_id"]},
             )
         except jwt.ExpiredSignatureError:
             raise ApiError(401, "session_expired", "The session has expired; sign in again.") from None

@@ -64,7 +64,8 @@ def create_app(
             config.batch_max_records,
             config.batches_in_flight,
         )
-        access = Access(SessionVerifier(http, config.identity_base_url), config.operator_key)
+        sessions = SessionVerifier(http, config.identity_base_url, config.session_issuer, config.clock_skew_seconds)
+        access = Access(sessions, config.operator_key)
         app.state.update(db_pool=pool, consumer=consumer, relay=relay, access=access)
         tasks = [
             asyncio.create_task(_keep_running("consumer", consumer.run, consumer.stopping), name="consumer"),
