@@ -27,6 +27,10 @@ from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions.issuer import SessionIssuer
+from kutamo_identity.setup import sessions as setup_sessions
+from kutamo_identity.setup.admin import SetupLinkService
+from kutamo_identity.setup.controller import SetupApiController, SetupLinksController, SetupSessionController
+from kutamo_identity.setup.service import SetupService
 from kutamo_identity.signin import secrets
 from kutamo_identity.signin.controller import SignInController
 from kutamo_identity.signin.keys import SigningKeys
@@ -71,6 +75,8 @@ def create_app(
         app.state.db_pool = pool
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         app.state.tenant_admin = TenantAdminService(pool, config, clock)
+        app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
+        app.state.setup_service = SetupService(pool, config, clock, app.state.tenant_admin)
         app.state.authenticator = Authenticator(pool, config.operator_key)
         app.state.pipeline = PipelineView(
             pool,
@@ -112,6 +118,14 @@ def create_app(
         service: TenantAdminService = state.tenant_admin
         return service
 
+    def provide_setup_links(state: State) -> SetupLinkService:
+        service: SetupLinkService = state.setup_links
+        return service
+
+    def provide_setup_service(state: State) -> SetupService:
+        service: SetupService = state.setup_service
+        return service
+
     def provide_authenticator(state: State) -> Authenticator:
         authenticator: Authenticator = state.authenticator
         return authenticator
@@ -136,6 +150,9 @@ def create_app(
         route_handlers=[
             SignInController,
             TenantsController,
+            SetupLinksController,
+            SetupSessionController,
+            SetupApiController,
             OpsController,
             HealthController,
             LoginPagesController,
@@ -146,6 +163,8 @@ def create_app(
             "db_pool": Provide(provide_pool, sync_to_thread=False),
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
+            "setup_links": Provide(provide_setup_links, sync_to_thread=False),
+            "setup_service": Provide(provide_setup_service, sync_to_thread=False),
             "authenticator": Provide(provide_authenticator, sync_to_thread=False),
             "pipeline": Provide(provide_pipeline, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
@@ -165,7 +184,14 @@ def create_app(
                 security_schemes={
                     "apiKey": SecurityScheme(
                         type="http", scheme="bearer", description="An operator or tenant-admin API key"
-                    )
+                    ),
+                    "setupSession": SecurityScheme(
+                        type="apiKey",
+                        name=setup_sessions.COOKIE,
+                        security_scheme_in="cookie",
+                        description="The setup session cookie from POST /setup/session; state-changing requests "
+                        "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
+                    ),
                 }
             ),
         ),
@@ -177,11 +203,12 @@ def create_app(
 
 
 async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float = 600) -> None:
-    """Forget expired nonces and verification codes; a failure waits for the next round."""
+    """Forget expired nonces, verification codes and setup sessions; a failure waits for the next round."""
     while True:
         try:
             async with operator_transaction(pool) as conn:
                 await secrets.forget_expired(conn, clock())
+                await setup_sessions.forget_expired(conn, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every_seconds)

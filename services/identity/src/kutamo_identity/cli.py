@@ -3,10 +3,11 @@
     python -m kutamo_identity tenants create --name "Contoso" --application-id GUID \
         --login-code contoso [--directory-id GUID] [--note "Use your Contoso account"]
     python -m kutamo_identity tenants verification-code --login-code contoso
+    python -m kutamo_identity tenants setup-link --login-code contoso [--valid-days 7]
     python -m kutamo_identity keys create --operator --name "ops team"
     python -m kutamo_identity keys create --tenant-id UUID --name "Contoso IT"
 
-Keys are printed once and stored only as a hash.
+Keys and setup links are printed once and stored only as a hash.
 
 A connection created without --directory-id is pending: its IT admin completes one verification
 sign-in with the code (shown once, valid for VERIFICATION_CODE_TTL_SECONDS), which pins the Azure
@@ -29,9 +30,14 @@ from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.ops.recent import RecentOutcomes
 from kutamo_identity.ops.table import render
 from kutamo_identity.seams import random_id, system_clock
+from kutamo_identity.setup.admin import SetupLinkService
+from kutamo_identity.setup.schemas import SetupLinkCreate
 from kutamo_identity.signin import secrets
-from kutamo_identity.tenancy import operator_transaction, tenant_transaction
+from kutamo_identity.tenancy import operator_transaction, resolve_login_code, tenant_transaction
 from kutamo_identity.tenants import audit, keys, repository, rules
+from kutamo_identity.tenants.keys import Principal
+
+CLI = Principal(actor="cli", scope="operator", tenant_id=None)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     verify = tenants.add_parser("verification-code", help="a single-use code for the verification sign-in")
     verify.add_argument("--login-code", required=True, help="the login code of the pending connection")
+    link = tenants.add_parser("setup-link", help="a setup link for the tenant's IT admin (printed once)")
+    which = link.add_mutually_exclusive_group(required=True)
+    which.add_argument("--login-code", help="the tenant's login code")
+    which.add_argument("--tenant-id", help="the tenant's id (a tenant without a connection yet)")
+    link.add_argument("--valid-days", type=int, default=7, help="days the link works, 1 to 30 (default 7)")
     keys_group = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     key = keys_group.add_parser("create", help="create an API key (printed once)")
     scope = key.add_mutually_exclusive_group(required=True)
@@ -119,6 +130,30 @@ async def _verification_code(config: Config, args: argparse.Namespace) -> dict[s
     }
 
 
+async def _setup_link(config: Config, args: argparse.Namespace) -> dict[str, str]:
+    try:
+        body = msgspec.convert({"valid_days": args.valid_days}, SetupLinkCreate)
+    except msgspec.ValidationError:
+        raise IdentityError("invalid_valid_days", "--valid-days must be a whole number from 1 to 30") from None
+    await db.migrate_database(config.database_url)
+    pool = await db.create_pool(config.database_url, max_size=2)
+    try:
+        if args.tenant_id is not None:
+            tenant_id = rules.parse_guid(args.tenant_id, "tenant_id", "use the tenant's id.")
+        else:
+            found = (
+                await resolve_login_code(pool, args.login_code) if rules.LOGIN_CODE.fullmatch(args.login_code) else None
+            )
+            if found is None:
+                raise IdentityError("unknown_login_code", f"no connection uses the login code {args.login_code!r}")
+            tenant_id = found
+        service = SetupLinkService(pool, config.public_base_url, system_clock)
+        created = await service.create(CLI, tenant_id, body)
+    finally:
+        await pool.close()
+    return {"id": str(created.id), "url": created.url, "expires_at": created.expires_at.isoformat()}
+
+
 async def _create_key(config: Config, args: argparse.Namespace) -> dict[str, str]:
     tenant_id = None if args.operator else rules.parse_guid(args.tenant_id, "tenant_id", "use the tenant's id.")
     await db.migrate_database(config.database_url)
@@ -157,7 +192,8 @@ async def _ops_status(config: Config, args: argparse.Namespace) -> dict[str, Any
 def main(argv: list[str], config: Config) -> int:
     args = _parser().parse_args(argv)
     actions = {("tenants", "create"): _create, ("tenants", "verification-code"): _verification_code,
-               ("keys", "create"): _create_key, ("ops", "status"): _ops_status}  # fmt: skip
+               ("tenants", "setup-link"): _setup_link, ("keys", "create"): _create_key,
+               ("ops", "status"): _ops_status}  # fmt: skip
     action = actions[(args.group, args.action)]
     try:
         result = asyncio.run(action(config, args))

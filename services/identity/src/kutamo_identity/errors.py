@@ -183,6 +183,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         403: "Not allowed for this key or this organisation",
         404: "Not found",
         409: "Conflict, e.g. a login code in use",
+        410: "Gone, e.g. an expired or withdrawn setup link",
         503: "A dependency is unavailable; retry later",
     }
     return {

@@ -2,6 +2,7 @@
 
 import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -18,7 +19,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
-from kutamo_identity.signin import azure, compact, microsoft_errors, secrets
+from kutamo_identity.signin import azure, compact, history, microsoft_errors, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
 from kutamo_identity.signin.popup import POPUP_HELP
@@ -97,6 +98,7 @@ class SignInService:
         except SignInRefused as refusal:
             self._metrics.sign_in(str(connection.tenant_id), refusal.code)
             log.info("sign-in refused", extra={"code": refusal.code})
+            await self._remember_refusal(connection.tenant_id, refusal.code)
             raise
         self._metrics.sign_in(str(connection.tenant_id), "ok")
         log.info("sign-in accepted", extra={"user_id": response.user_id, "event_id": response.event_id})
@@ -140,11 +142,12 @@ class SignInService:
                 )
             )
             await conn.execute(
-                "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at) values ($1, $2, $3, $4)",
+                "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at, name) values ($1, $2, $3, $4, $5)",
                 event_id,
                 connection.tenant_id,
                 user_id,
                 now,
+                person.name.replace("\x00", "") if person.name else None,  # PostgreSQL text holds no NUL
             )
             event = UserSignedIn(
                 event_id=event_id,
@@ -202,6 +205,14 @@ class SignInService:
         consumed = await secrets.consume_verification_code(conn, code, connection.tenant_id, tid, now)
         if not consumed or not await pin_directory(conn, connection.tenant_id, tid, now):
             raise refuse("verification_invalid")
+
+    async def _remember_refusal(self, tenant_id: uuid.UUID, code: str) -> None:
+        """For the tenant's setup page; failing to remember one must not change the answer."""
+        try:
+            async with tenant_transaction(self._pool, tenant_id) as conn:
+                await history.record_refusal(conn, tenant_id, self._clock(), code)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("sign-in refusal not recorded", extra={"error": type(exc).__name__})
 
     async def report_microsoft_error(self, login_code: str, report: MicrosoftErrorReport) -> MicrosoftErrorGuidance:
         connection = await self._connection(login_code)
