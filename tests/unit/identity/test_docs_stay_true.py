@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from kutamo_identity.config import VARIABLES as IDENTITY_VARIABLES
+from kutamo_identity.setup.problems import CATALOGUE as SETUP_PROBLEMS
 from kutamo_identity.signin.refusals import CATALOGUE
 from kutamo_provisioning.config import VARIABLES as WORKER_VARIABLES
 
@@ -19,3 +20,9 @@ def test_every_configuration_variable_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for name in [*IDENTITY_VARIABLES, *WORKER_VARIABLES]:
         assert f"| `{name}` |" in readme, name
+
+
+def test_every_setup_link_refusal_is_documented_with_its_status_and_sentence() -> None:
+    errors = (ROOT / "docs" / "errors.md").read_text()
+    for code, found in SETUP_PROBLEMS.items():
+        assert f"| {found.status} | `{code}` | {found.detail} |" in errors, code
