@@ -32,10 +32,13 @@ SHOWN_BY_MICROSOFT = (
 )
 
 
-def _page(title: str, body: str, *, script: str | None = None, data: dict[str, str] | None = None) -> str:
+def _page(
+    title: str, body: str, *, script: str | None = None, data: dict[str, str] | None = None, wide: bool = False
+) -> str:
     attributes = " ".join(f'data-{name}="{escape(value)}"' for name, value in (data or {}).items())
     tag = f'<script type="module" src="/assets/{script}"></script>' if script else ""
-    return _BASE.substitute(title=escape(title), body=body, script=tag, data=attributes)
+    card = "card wide" if wide else "card"
+    return _BASE.substitute(title=escape(title), body=body, script=tag, data=attributes, card=card)
 
 
 def _popup_help() -> str:
@@ -120,4 +123,4 @@ def setup_page(*, site: str, redirect_uri: str, popup_timeout_seconds: int, user
     """The IT admin's guided setup; its data comes from /setup/api once the setup link is exchanged."""
     body = _SETUP.substitute(redirect_uri=escape(redirect_uri), guidance=_guidance(site, redirect_uri))
     data = {"popup-timeout": str(popup_timeout_seconds), "users-api": users_api or ""}
-    return _page("Set up Microsoft sign-in — Kutamo", body, script="setup.js", data=data)
+    return _page("Set up Microsoft sign-in — Kutamo", body, script="setup.js", data=data, wide=True)

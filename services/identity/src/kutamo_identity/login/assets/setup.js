@@ -34,7 +34,13 @@ function linkProblem(error) {
 }
 
 // --- steps -----------------------------------------------------------------------------------------
+let shareTimer = null;
+
 function show(step, { focus = true } = {}) {
+  say("");
+  window.clearInterval(shareTimer);
+  // While the share step is open, the admin sees their people arriving without reloading.
+  if (step === "share") shareTimer = window.setInterval(refreshShare, 10_000);
   for (const section of document.querySelectorAll(".step")) section.hidden = section.id !== `step-${step}`;
   for (const link of document.querySelectorAll("[data-step]")) {
     if (link.dataset.step === step) link.setAttribute("aria-current", "step");
