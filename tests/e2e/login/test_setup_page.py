@@ -149,8 +149,8 @@ async def test_an_it_admin_sets_up_sign_in_from_the_link_to_their_people_signing
     await signed_in_as(people, person)
 
 
-async def test_an_admin_coming_back_resumes_where_they_are_and_sees_the_grace_period_of_a_new_code(
-    visit: Visit, identity: ServiceProcess, operator: Admin
+async def test_an_admin_coming_back_resumes_where_they_are_changes_the_setup_and_turns_sign_in_off_and_on(
+    visit: Visit, identity: ServiceProcess, operator: Admin, http: httpx.AsyncClient
 ) -> None:
     tenant_id = await operator.new_tenant("Tailspin Toys")
     old = unique_code("tail")
@@ -163,6 +163,35 @@ async def test_an_admin_coming_back_resumes_where_they_are_and_sees_the_grace_pe
     await expect(page.get_by_label("Kutamo Login Code")).to_have_value(old)
     await page.get_by_label("Kutamo Login Code").fill(unique_code("tailnew"))
     await expect(page.locator("#login-code-grace")).to_contain_text(f"The old code {old} keeps working for")
+    await page.get_by_label("Note to your users (optional)").fill("x" * 501)
+    await expect(page.locator("#user-note-error")).to_contain_text("1 characters too many")
+
+    await page.locator('[data-step="share"]').click()
+    await page.get_by_role("button", name="Turn sign-in off").click()
+    await expect(page.locator("#connection-status")).to_have_text("disabled")
+    assert (await http.get(f"{identity.url}/login/{old}")).status_code == 404
+    await page.get_by_role("button", name="Turn sign-in back on").click()
+    await expect(page.locator("#connection-status")).to_have_text("active")
+    assert (await http.get(f"{identity.url}/login/{old}")).status_code == 200
+
+
+async def test_a_code_taken_while_the_admin_was_typing_is_refused_by_the_api_at_the_code_field(
+    visit: Visit, identity: ServiceProcess, operator: Admin
+) -> None:
+    tenant_id = await operator.new_tenant("Adventure Works")
+    page = await visit.open((await _setup_link(operator, tenant_id))["url"])
+    await page.get_by_role("button", name="Next: tell Kutamo about it").click()
+    code = unique_code("adv")
+    await page.get_by_label("Azure AD Application (client) ID").fill(str(uuid.uuid4()))
+    await page.get_by_label("Kutamo Login Code").fill(code)
+    await expect(page.locator("#login-code-availability")).to_contain_text("Available")
+    assert (await operator.put_connection(await operator.new_tenant("Faster"), login_code=code)).status_code == 200
+
+    await page.get_by_role("button", name="Save and continue").click()
+    await expect(page.locator("#login-code-error")).to_contain_text(code)
+    assert await page.get_by_label("Kutamo Login Code").get_attribute("aria-invalid") == "true"
+    assert await page.evaluate("() => document.activeElement.id") == "login-code"
+    await _step(page, "connect")
 
 
 @pytest.mark.parametrize("ending", ["revoked", "expired", "unknown"])
