@@ -1,9 +1,12 @@
 """What a person does in the browser: press the button, pick their account in Microsoft's window, consent."""
 
+import asyncio
 import re
 from typing import Any
 
 from playwright.async_api import Page, expect
+
+from tests.support.microsoft import Emulator
 
 APP_PAGE = re.compile(r"/app$")
 
@@ -42,3 +45,14 @@ async def signed_in_as(page: Page, person: dict[str, Any]) -> dict[str, Any]:
     await page.wait_for_function("() => document.getElementById('avatar').naturalWidth > 0")
     session: dict[str, Any] = await page.evaluate("() => JSON.parse(sessionStorage.getItem('kutamo.session'))")
     return session
+
+
+async def until_microsoft_finds_the_app(microsoft: Emulator, client_id: str, within: float = 60.0) -> None:
+    """Wait out a registration's propagation delay, as an admin told to wait a few minutes would."""
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        answer = await microsoft.http.get(f"{microsoft.url}/_emulator/applications/{client_id}")
+        if answer.status_code == 200 and answer.json()["propagated"]:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the emulator still does not find application {client_id}")

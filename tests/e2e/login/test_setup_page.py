@@ -3,9 +3,7 @@ registering the app (values to copy), telling Kutamo about it (errors at their f
 that pins their directory (including Microsoft's "not found yet" right after registering), to sharing the
 login page, and one of their people signing in there."""
 
-import asyncio
 import re
-import time
 import uuid
 from typing import Any
 
@@ -17,7 +15,13 @@ from playwright.async_api import Page, expect
 from tests.conftest import OPERATOR_KEY
 from tests.e2e.identity.admin import Admin, unique_code
 from tests.e2e.login.conftest import Visit
-from tests.e2e.login.people import consent, open_microsoft_window, pick_account, signed_in_as
+from tests.e2e.login.people import (
+    consent,
+    open_microsoft_window,
+    pick_account,
+    signed_in_as,
+    until_microsoft_finds_the_app,
+)
 from tests.support.browser import accessibility_violations, screenshot
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
@@ -60,7 +64,6 @@ async def test_an_it_admin_sets_up_sign_in_from_the_link_to_their_people_signing
         directory, name="Nestor Wilke", mail=f"nestor.{uuid.uuid4().hex[:6]}@woodgrove.example", title="IT Director"
     )
     delay = 15
-    registered = time.monotonic()
     await microsoft.register_app(
         application, directory, spa_redirect_uris=[f"{identity.url}/login/callback"], propagation_delay_seconds=delay
     )
@@ -111,7 +114,7 @@ async def test_an_it_admin_sets_up_sign_in_from_the_link_to_their_people_signing
     await expect(page.locator("#admin-hint")).to_contain_text("can take up to about 20 minutes to propagate")
     await screenshot(page, "setup-step-3-not-yet-propagated")
 
-    await asyncio.sleep(max(0.0, delay + 1 - (time.monotonic() - registered)))
+    await until_microsoft_finds_the_app(microsoft, application)
     async with page.expect_popup() as opened:
         await page.get_by_role("button", name="Try again").click()
     window = await opened.value

@@ -3,13 +3,17 @@ a way to try again. Errors Microsoft redirects back are explained at once; error
 its own page (its Cross-Origin-Opener-Policy hides them from the login page) are explained once the
 Microsoft window gives no answer, from the words or the AADSTS code the person saw."""
 
-import asyncio
-import time
-
 from playwright.async_api import Page, expect
 
 from tests.e2e.login.conftest import Visit, register_organisation
-from tests.e2e.login.people import consent, open_microsoft_window, pick_account, signed_in_as, type_account
+from tests.e2e.login.people import (
+    consent,
+    open_microsoft_window,
+    pick_account,
+    signed_in_as,
+    type_account,
+    until_microsoft_finds_the_app,
+)
 from tests.support.browser import screenshot
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
@@ -58,7 +62,6 @@ async def test_an_app_registered_moments_ago_gets_wait_and_retry_guidance_then_s
     visit: Visit, identity: ServiceProcess, microsoft: Emulator
 ) -> None:
     delay = 12
-    registered = time.monotonic()
     organisation = await register_organisation(identity, microsoft, propagation_delay_seconds=delay)
     adele = organisation.person("adele")
     page = await visit.open(f"{identity.url}/login/{organisation.tenant.login_code}")
@@ -78,7 +81,7 @@ async def test_an_app_registered_moments_ago_gets_wait_and_retry_guidance_then_s
     await expect(page.locator("#admin-hint")).to_contain_text("can take up to about 20 minutes")
     await screenshot(page, "login-700016-guidance")
 
-    await asyncio.sleep(max(0.0, delay + 1 - (time.monotonic() - registered)))
+    await until_microsoft_finds_the_app(microsoft, organisation.tenant.application_id)
     async with page.expect_popup() as opened:
         await page.get_by_role("button", name="Try again").click()
     window = await opened.value
