@@ -72,6 +72,37 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """Why not, e.g. `graph_token_expired`, `graph_token_refused`, `avatar_too_large`."""
 
 
+class UserLifecycleChanged(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """The customer's directory (Azure AD / Entra ID, through SCIM) created, changed, deactivated,
+    reactivated or deleted a Kutamo user. Each event carries the user's whole directory state after the change."""
+
+    event_id: Guid
+    """Unique per change; equals the CloudEvents `ce_id`. Consumers de-duplicate on it."""
+    tenant_id: Guid
+    """The Kutamo tenant the user belongs to."""
+    user_id: Guid
+    """The stable Kutamo user id (the SCIM resource id). Also the Kafka record key."""
+    azure_tid: Guid
+    """The tenant's pinned Azure AD directory id."""
+    azure_oid: Guid
+    """The person's object id in that directory (SCIM `externalId`, mapped from Entra's `objectId`)."""
+    change: Literal["created", "updated", "deactivated", "reactivated", "deleted"]
+    """What the directory did. `deactivated`/`reactivated` when `active` flipped (other attributes may
+    have changed too); `deleted` is final for this record and carries no personal data."""
+    active: bool
+    """Whether the person may use Kutamo after this change; false for deactivated and deleted users."""
+    version: int
+    """Increases by one with every change of this user; apply an event only when it is newer than what you hold."""
+    changed_at: datetime
+    """When the identity service accepted the change (UTC)."""
+    name: str | None = None
+    """Display name from the directory; null when deleted or not sent."""
+    email: str | None = None
+    """Work email from the directory. Informative only, never an identity key; null when deleted."""
+    title: str | None = None
+    """Job title from the directory; null when deleted or not sent."""
+
+
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """A message the provisioning worker gave up on, kept whole so an operator can replay it."""
 
