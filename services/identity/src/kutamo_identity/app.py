@@ -25,6 +25,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.scim import routes as scim
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
@@ -157,6 +158,7 @@ def create_app(
             HealthController,
             LoginPagesController,
             AssetsController,
+            scim.router(config, clock, new_id),
         ],
         lifespan=[lifespan],
         dependencies={

@@ -81,6 +81,13 @@ CATALOGUE: dict[str, Refusal] = {
     "connection_disabled": Refusal(
         403, "Signing in to Kutamo with this organisation's link is turned off. Please contact your IT admin."
     ),
+    "user_deactivated": Refusal(
+        403,
+        "Your account has been deactivated by your organisation, so you cannot sign in to Kutamo. If you think "
+        "this is a mistake, contact your IT admin.",
+        "Your Azure AD provisioning (SCIM) deactivated or deleted this person in Kutamo. Re-enable the account or "
+        "assign it to the Kutamo enterprise application again; the next provisioning cycle reactivates it.",
+    ),
     "verification_invalid": Refusal(
         403,
         "This verification link is not valid any more. Ask for a new verification code.",

@@ -17,6 +17,7 @@ from kutamo_identity.errors import NotFound, SignInRefused
 from kutamo_identity.login.urls import callback_url
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
+from kutamo_identity.scim import repository as directory
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, secrets
@@ -141,6 +142,8 @@ class SignInService:
                     now=now,
                 )
             )
+            if await directory.is_inactive(conn, user_id):
+                raise refuse("user_deactivated")
             await conn.execute(
                 "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at, name) values ($1, $2, $3, $4, $5)",
                 event_id,
