@@ -6,6 +6,7 @@
     python -m kutamo_identity tenants setup-link --login-code contoso [--valid-days 7]
     python -m kutamo_identity keys create --operator --name "ops team"
     python -m kutamo_identity keys create --tenant-id UUID --name "Contoso IT"
+    python -m kutamo_identity scim create-token --login-code contoso   (also list-tokens, revoke-token)
 
 Keys and setup links are printed once and stored only as a hash.
 
@@ -29,6 +30,7 @@ from kutamo_identity.errors import IdentityError
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.ops.recent import RecentOutcomes
 from kutamo_identity.ops.table import render
+from kutamo_identity.scim import cli as scim_cli
 from kutamo_identity.seams import random_id, system_clock
 from kutamo_identity.setup.admin import SetupLinkService
 from kutamo_identity.setup.schemas import SetupLinkCreate
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     ops = groups.add_parser("ops", help="operate the pipeline").add_subparsers(dest="action", required=True)
     status = ops.add_parser("status", help="the pipeline summary of the /ops page, as tables")
     status.add_argument("--json", action="store_true", help="print the summary as JSON instead")
+    scim_cli.add_commands(groups)
     return parser
 
 
@@ -194,7 +197,7 @@ def main(argv: list[str], config: Config) -> int:
     actions = {("tenants", "create"): _create, ("tenants", "verification-code"): _verification_code,
                ("tenants", "setup-link"): _setup_link, ("keys", "create"): _create_key,
                ("ops", "status"): _ops_status}  # fmt: skip
-    action = actions[(args.group, args.action)]
+    action = scim_cli.run if args.group == "scim" else actions[(args.group, args.action)]
     try:
         result = asyncio.run(action(config, args))
     except IdentityError as exc:

@@ -1,6 +1,8 @@
 """Who is asking the read API: a Kutamo session of one tenant, or an operator (X-Operator-Key).
 
-The operator key is compared in constant time, as digests so its length leaks nothing either.
+The operator key is compared in constant time, as digests so its length leaks nothing either. A session
+of a user the directory deactivated or deleted (issue 16) is refused as soon as the worker has applied
+that lifecycle event, not only when the session expires.
 """
 
 import hashlib
@@ -8,6 +10,7 @@ import hmac
 import uuid
 from typing import Any
 
+import asyncpg
 import msgspec
 from litestar import Request
 
@@ -26,8 +29,9 @@ class Caller(msgspec.Struct, frozen=True):
 
 
 class Access:
-    def __init__(self, verifier: SessionVerifier, operator_key: str | None) -> None:
+    def __init__(self, verifier: SessionVerifier, operator_key: str | None, pool: asyncpg.Pool | None = None) -> None:
         self._verifier = verifier
+        self._pool = pool
         self._operator_digest = hashlib.sha256(operator_key.encode()).digest() if operator_key else None
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
@@ -39,6 +43,18 @@ class Access:
             return Caller(tenant_id=None)
         claims = await self._verifier.verify(request.headers.get("authorization"))
         try:
-            return Caller(tenant_id=uuid.UUID(str(claims["tenant_id"])))
+            caller = Caller(tenant_id=uuid.UUID(str(claims["tenant_id"])))
+            user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             raise ApiError(401, "session_invalid", "The session token is not valid; sign in again.") from None
+        if self._pool is not None and await self._deactivated(user_id):
+            detail = "Your organisation has deactivated your account; this session is no longer accepted."
+            raise ApiError(401, "user_deactivated", detail)
+        return caller
+
+    async def _deactivated(self, user_id: uuid.UUID) -> bool:
+        assert self._pool is not None
+        inactive: bool | None = await self._pool.fetchval(
+            "select not active or deleted_at is not null from users where user_id = $1", user_id
+        )
+        return bool(inactive)

@@ -73,11 +73,12 @@ class UsersController(Controller):
         access: Access,
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
         after: uuid.UUID | None = None,
+        include_inactive: bool = False,
     ) -> dict[str, Any]:
         caller = await access.caller(request)
         if not caller.may_read(tenant_id):
             raise ApiError(403, "tenant_forbidden", "Your session belongs to another organisation.")
-        rows = await records.page(db_pool, tenant_id, after, limit)
+        rows = await records.page(db_pool, tenant_id, after, limit, include_inactive=include_inactive)
         following = str(rows[-1]["user_id"]) if len(rows) == limit else None
         return {"users": [records.public(r) for r in rows], "next_after": following}
 

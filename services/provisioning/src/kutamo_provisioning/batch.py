@@ -34,8 +34,8 @@ from kutamo_contracts.envelope import (
     header,
 )
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
-from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
-from kutamo_provisioning import graph, outbox, users
+from kutamo_contracts.topics import USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_provisioning import directory, graph, outbox, users
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProcessingFailed, ProvisioningError, Unstorable
 from kutamo_provisioning.graph import Photo
@@ -73,7 +73,9 @@ class BatchProcessor:
         clock: Clock,
         graph_concurrency: int,
         announce_on: str = USER_PROVISIONED.name,
+        lifecycle_topic: str = USER_LIFECYCLE.name,
     ) -> None:
+        self._lifecycle_topic = lifecycle_topic
         self._announce_on = announce_on
         self._pool = pool
         self._provisioner = provisioner
@@ -82,6 +84,16 @@ class BatchProcessor:
         self._graph_slots = asyncio.Semaphore(graph_concurrency)
 
     async def process(self, records: Sequence[Record]) -> Result:
+        """Sign-ins as below; the directory's lifecycle events after them, in their own transaction."""
+        lifecycle = [r for r in records if r.topic == self._lifecycle_topic]
+        result = await self._sign_ins([r for r in records if r.topic != self._lifecycle_topic])
+        if not lifecycle:
+            return result
+        failures, outcomes = await directory.process(self._pool, lifecycle, self._clock())
+        failed = result.failed + [Failed(record, error, 1) for record, error in failures]
+        return Result(failed=failed, outcomes=result.outcomes + outcomes)
+
+    async def _sign_ins(self, records: Sequence[Record]) -> Result:
         failed: list[Failed] = []
         decoded: list[tuple[Record, UserSignedIn]] = []
         traces: dict[str, str | None] = {}
@@ -199,7 +211,8 @@ class BatchProcessor:
             }
         newest: dict[str, UserSignedIn] = {}
         for event in with_token:
-            if event.event_id in done or (event.user_id in known and event.signed_in_at <= known[event.user_id]):
+            last = known.get(event.user_id)
+            if event.event_id in done or (last is not None and event.signed_in_at <= last):
                 continue
             current = newest.get(event.user_id)
             if current is None or event.signed_in_at > current.signed_in_at:

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from kutamo_contracts.sealing import parse_key
-from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_contracts.topics import USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN
 
 # Every variable the worker reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
@@ -39,6 +39,11 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "Topic the worker announces users on (default kutamo.provisioning.user-provisioned.v1)",
     ),
+    "KAFKA_LIFECYCLE_TOPIC": (
+        False,
+        "Topic of the directory's user lifecycle events, applied with the sign-ins (default "
+        "kutamo.identity.user-lifecycle.v1)",
+    ),
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
     "BATCHES_IN_FLIGHT": (False, "Batches applied at once, each on its own partitions (default 2)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 16)"),
@@ -70,6 +75,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     operator_key: str | None = None
     signed_in_topic: str = USER_SIGNED_IN.name
     provisioned_topic: str = USER_PROVISIONED.name
+    lifecycle_topic: str = USER_LIFECYCLE.name
     batch_max_records: int = 1000
     batches_in_flight: int = 2
     graph_concurrency: int = 16
@@ -124,6 +130,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         operator_key=_operator_key(environ),
         signed_in_topic=environ.get("KAFKA_SIGNED_IN_TOPIC", USER_SIGNED_IN.name).strip() or USER_SIGNED_IN.name,
         provisioned_topic=environ.get("KAFKA_PROVISIONED_TOPIC", "").strip() or USER_PROVISIONED.name,
+        lifecycle_topic=environ.get("KAFKA_LIFECYCLE_TOPIC", "").strip() or USER_LIFECYCLE.name,
         batch_max_records=_int(environ, "BATCH_MAX_RECORDS", 1000, 1, 10000),
         batches_in_flight=_int(environ, "BATCHES_IN_FLIGHT", 2, 1, 16),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 16, 1, 512),

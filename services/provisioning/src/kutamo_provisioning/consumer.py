@@ -61,7 +61,9 @@ class SignInConsumer:
         clock: Clock,
         max_records: int,
         in_flight: int = 2,
+        also: tuple[str, ...] = (),
     ) -> None:
+        self._also = also
         self._bootstrap = bootstrap_servers
         self._group = group_id
         self._topic = topic
@@ -107,7 +109,7 @@ class SignInConsumer:
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
-        consumer.subscribe([self._topic], listener=_Rebalance(self))
+        consumer.subscribe([self._topic, *self._also], listener=_Rebalance(self))
         await producer.start()
         await consumer.start()
         self.running = True

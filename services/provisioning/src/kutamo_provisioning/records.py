@@ -6,7 +6,7 @@ from typing import Any
 import asyncpg
 
 _COLUMNS = (
-    "user_id, tenant_id, name, email, title, avatar_sha256, signed_in_at, profile_refreshed,"
+    "user_id, tenant_id, name, email, title, avatar_sha256, signed_in_at, active, profile_refreshed,"
     " not_refreshed_reason, profile_refreshed_at, created_at, updated_at"
 )
 
@@ -25,15 +25,19 @@ def public(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def one(pool: asyncpg.Pool, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await pool.fetchrow(f"select {_COLUMNS} from users where user_id = $1", user_id)  # noqa: S608
+    return await pool.fetchrow(f"select {_COLUMNS} from users where user_id = $1 and deleted_at is null", user_id)  # noqa: S608
 
 
-async def page(pool: asyncpg.Pool, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int) -> list[asyncpg.Record]:
+async def page(
+    pool: asyncpg.Pool, tenant_id: uuid.UUID, after: uuid.UUID | None, limit: int, *, include_inactive: bool = False
+) -> list[asyncpg.Record]:
+    """Active users only, unless asked; users the directory deleted never (issue 16, docs/scim.md)."""
     rows: list[asyncpg.Record] = await pool.fetch(
         f"select {_COLUMNS} from users where tenant_id = $1 and ($2::uuid is null or user_id > $2)"  # noqa: S608
-        " order by user_id limit $3",
+        " and deleted_at is null and (active or $4) order by user_id limit $3",
         tenant_id,
         after,
         limit,
+        include_inactive,
     )
     return rows

@@ -31,7 +31,8 @@ _UPSERT = (
     + f" as x({', '.join(f'{c} {t}' for c, t in zip(COLUMNS, _TYPES, strict=True))})"
     + " on conflict (user_id) do update set "
     + ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in _KEPT_ON_CONFLICT)
-    + " where users.signed_in_at < excluded.signed_in_at returning user_id"
+    + " where users.deleted_at is null and (users.signed_in_at is null or users.signed_in_at < excluded.signed_in_at)"
+    + " returning user_id"
 )
 _encoder = msgspec.json.Encoder(enc_hook=str)
 Record = dict[str, Any]
@@ -74,7 +75,7 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
         )
     }
     rows = await conn.fetch(
-        f"select {', '.join(COLUMNS)} from users where user_id = any(string_to_array($1, ',')::uuid[])"  # noqa: S608
+        f"select {', '.join(COLUMNS)}, deleted_at from users where user_id = any(string_to_array($1, ',')::uuid[])"  # noqa: S608
         " order by user_id for update",
         ",".join({i.event.user_id for i in items}),
     )
@@ -88,7 +89,7 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
             continue
         fresh.discard(event_id)  # the same event twice in one batch: the second is a duplicate
         before = state.get(user_id)
-        if before is not None and item.event.signed_in_at <= before["signed_in_at"]:
+        if before is not None and _stale(before, item.event):
             outcomes.append(Outcome(change="stale"))
             continue
         after = _merge(before, item, now)
@@ -106,6 +107,13 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
     if stale:
         await conn.execute("update processed_events set outcome = 'stale' where event_id = any($1::uuid[])", stale)
     return outcomes
+
+
+def _stale(before: Record, event: UserSignedIn) -> bool:
+    """An older sign-in than the one applied, or any sign-in of a user the directory deleted (issue 16)."""
+    if before.get("deleted_at") is not None:
+        return True
+    return before["signed_in_at"] is not None and event.signed_in_at <= before["signed_in_at"]
 
 
 def _merge(before: Record | None, item: Item, now: datetime) -> Record:

@@ -58,14 +58,23 @@ def create_app(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
             config.signed_in_topic,
-            BatchProcessor(pool, provisioner, store, clock, config.graph_concurrency, config.provisioned_topic),
+            BatchProcessor(
+                pool,
+                provisioner,
+                store,
+                clock,
+                config.graph_concurrency,
+                config.provisioned_topic,
+                config.lifecycle_topic,
+            ),
             metrics,
             clock,
             config.batch_max_records,
             config.batches_in_flight,
+            also=(config.lifecycle_topic,),
         )
         sessions = SessionVerifier(http, config.identity_base_url, config.session_issuer, config.clock_skew_seconds)
-        access = Access(sessions, config.operator_key)
+        access = Access(sessions, config.operator_key, pool)
         app.state.update(db_pool=pool, consumer=consumer, relay=relay, access=access)
         tasks = [
             asyncio.create_task(_keep_running("consumer", consumer.run, consumer.stopping), name="consumer"),

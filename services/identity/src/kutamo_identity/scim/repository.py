@@ -145,6 +145,6 @@ async def record_request(
     )  # fmt: skip
     await conn.execute(
         "update scim_tokens set last_used_at = $2 where id = $1"
-        " and (last_used_at is null or last_used_at < $2 - interval '1 minute')",
+        " and (last_used_at is null or last_used_at < $2::timestamptz - interval '1 minute')",
         token_id, now,
     )  # fmt: skip
