@@ -13,10 +13,11 @@ from litestar.params import Parameter
 
 from kutamo_identity.scim import discovery
 from kutamo_identity.scim.errors import EXCEPTION_HANDLERS, SCIM_JSON, ScimError, bad
-from kutamo_identity.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA
+from kutamo_identity.scim.resources import ENTERPRISE_SCHEMA, USER_SCHEMA, project
 from kutamo_identity.scim.service import ScimService
 from kutamo_identity.scim.tokens import ScimCaller
 
+SEARCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 Handler = Callable[[ScimCaller], Awaitable[Response[Any]]]
 Req = Request[Any, Any, Any]
 _decoder = msgspec.json.Decoder()
@@ -100,9 +101,11 @@ class ScimController(Controller):
         filter_text: Annotated[str | None, Parameter(query="filter")] = None,
         start_index: Annotated[int, Parameter(query="startIndex")] = 1,
         count: Annotated[int, Parameter(query="count")] = 100,
+        attributes: str | None = None,
+        excluded: Annotated[str | None, Parameter(query="excludedAttributes")] = None,
     ) -> Response[Any]:
         async def work(caller: ScimCaller) -> Response[Any]:
-            return scim(await scim_service.search(caller, filter_text, start_index, count))
+            return scim(await scim_service.search(caller, filter_text, start_index, count, attributes, excluded))
 
         return await _audited(request, scim_service, "Users", None, work)
 
@@ -115,10 +118,34 @@ class ScimController(Controller):
 
         return await _audited(request, scim_service, "Users", None, work)
 
-    @get("/Users/{user_id:str}")
-    async def get_user(self, user_id: str, request: Req, scim_service: ScimService) -> Response[Any]:
+    @post(["/Users/.search", "/.search"])
+    async def search_users(self, request: Req, scim_service: ScimService) -> Response[Any]:
         async def work(caller: ScimCaller) -> Response[Any]:
-            return scim(await scim_service.get(caller, user_id))
+            query = await _document(request)
+            if not isinstance(query, dict) or SEARCH_SCHEMA not in (query.get("schemas") or []):
+                raise bad("invalidSyntax", f"The body must be a SearchRequest ({SEARCH_SCHEMA}).")
+            try:
+                start, count = int(query.get("startIndex", 1)), int(query.get("count", 100))
+            except (TypeError, ValueError):
+                raise bad("invalidValue", "startIndex and count must be integers.") from None
+            names = {k: ",".join(v) if isinstance(v, list) else None for k, v in query.items()}
+            found = await scim_service.search(caller, query.get("filter"), start, count,
+                                              names.get("attributes"), names.get("excludedAttributes"))  # fmt: skip
+            return scim(found)
+
+        return await _audited(request, scim_service, "Users/.search", None, work)
+
+    @get("/Users/{user_id:str}")
+    async def get_user(
+        self,
+        user_id: str,
+        request: Req,
+        scim_service: ScimService,
+        attributes: str | None = None,
+        excluded: Annotated[str | None, Parameter(query="excludedAttributes")] = None,
+    ) -> Response[Any]:
+        async def work(caller: ScimCaller) -> Response[Any]:
+            return scim(project(await scim_service.get(caller, user_id), attributes, excluded))
 
         return await _audited(request, scim_service, "Users/{id}", user_id, work)
 
@@ -152,6 +179,11 @@ class ScimController(Controller):
                             "users are provisioned.")  # fmt: skip
 
         return await _audited(request, scim_service, "Groups", None, work)
+
+    @route("/{rest:path}", http_method=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def elsewhere(self, rest: str) -> Response[Any]:
+        raise ScimError(404, f"There is nothing at /scim/v2{rest}; the resources are /Users and the discovery "
+                        "endpoints.")  # fmt: skip
 
 
 def _fixed(document: dict[str, Any]) -> Handler:

@@ -70,7 +70,13 @@ def user_schema(base: str) -> dict[str, Any]:
         "the work email and title; other attributes are accepted and not kept.",
         "attributes": [
             _attribute("userName", required=True, uniqueness="server"),
-            _attribute("externalId", caseExact=True, description="The Azure object id (map objectId to it)."),
+            _attribute(
+                "externalId",
+                required=True,
+                caseExact=True,
+                mutability="immutable",
+                description="The person's Azure object id, a GUID (map objectId to it).",
+            ),
             _attribute("active", "boolean"),
             _attribute("displayName"),
             _attribute("name", "complex", subAttributes=sub),

@@ -101,7 +101,7 @@ def check_known(document: dict[str, Any]) -> None:
         if lowered == ENTERPRISE_SCHEMA.lower():
             if not isinstance(value, dict):
                 raise bad("invalidValue", f"{ENTERPRISE_SCHEMA} must be an object.")
-            unknown = [k for k in value if k.lower() not in ENTERPRISE_ATTRIBUTES]
+            unknown = [k for k in value if k.lower() not in ENTERPRISE_ATTRIBUTES | {"schemas"}]
             if unknown:
                 raise bad("invalidValue", f"Unknown enterprise attribute {unknown[0]!r}; remove its mapping.")
         elif lowered not in CORE_ATTRIBUTES:
@@ -144,6 +144,29 @@ class Meta(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: datetime
 
 
+ALWAYS_RETURNED = frozenset({"id", "schemas", "meta"})
+
+
+def project(resource: dict[str, Any], attributes: str | None, excluded: str | None) -> dict[str, Any]:
+    """`attributes` / `excludedAttributes` (RFC 7644 section 3.4.2.5), on top-level attribute names;
+    id, schemas and meta are always returned."""
+    if attributes:
+        wanted = {_top(a) for a in attributes.split(",")} | ALWAYS_RETURNED
+        return {k: v for k, v in resource.items() if k.lower() in wanted}
+    if excluded:
+        unwanted = {_top(a) for a in excluded.split(",")} - ALWAYS_RETURNED
+        return {k: v for k, v in resource.items() if k.lower() not in unwanted}
+    return resource
+
+
+def _top(attribute: str) -> str:
+    name = attribute.strip()
+    for schema in (USER_SCHEMA, ENTERPRISE_SCHEMA):
+        if name.lower().startswith(schema.lower() + ":"):
+            name = name[len(schema) + 1 :]
+    return name.split(".")[0].lower()
+
+
 def render(state: UserState, meta: Meta, base_url: str) -> dict[str, Any]:
     """The User resource as responses show it (RFC 7643 section 4.1; attributes without a value are left out)."""
     resource: dict[str, Any] = {
@@ -154,8 +177,9 @@ def render(state: UserState, meta: Meta, base_url: str) -> dict[str, Any]:
         "active": state.active,
     }
     name = {k: v for k, v in (("givenName", state.given_name), ("familyName", state.family_name)) if v}
+    if state.display_name:
+        resource["displayName"] = state.display_name
     if state.name:
-        resource["displayName"] = state.name
         name["formatted"] = state.name
     if name:
         resource["name"] = name

@@ -105,8 +105,9 @@ class ScimService:
         return resources.render(*repository.state_of(row), self._base_url)
 
     async def search(
-        self, caller: tokens.ScimCaller, filter_text: str | None, start_index: int, count: int
-    ) -> dict[str, Any]:
+        self, caller: tokens.ScimCaller, filter_text: str | None, start_index: int, count: int,
+        attributes: str | None = None, excluded: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
         condition, params = filters.to_sql(filter_text, 2) if filter_text else ("true", [])
         start_index, count = max(start_index, 1), min(max(count, 0), MAX_COUNT)
         async with tenant_transaction(self._pool, caller.tenant_id) as conn:
@@ -116,7 +117,10 @@ class ScimService:
             "totalResults": total,
             "startIndex": start_index,
             "itemsPerPage": len(rows),
-            "Resources": [resources.render(*repository.state_of(r), self._base_url) for r in rows],
+            "Resources": [
+                resources.project(resources.render(*repository.state_of(r), self._base_url), attributes, excluded)
+                for r in rows
+            ],
         }
 
     async def replace(self, caller: tokens.ScimCaller, raw_id: str, document: Any) -> dict[str, Any]:
