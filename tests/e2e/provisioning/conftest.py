@@ -31,8 +31,16 @@ async def topic(stack: dev_stack.Stack) -> str:
 
 
 @pytest.fixture
-def base_env(stack: dev_stack.Stack, worker_db: str, emulator_url: str, topic: str) -> dict[str, str]:
-    """Settings of a worker on this test's topic, with a consumer group of its own."""
+async def lifecycle_topic(stack: dev_stack.Stack) -> str:
+    return await kit.create_topic(stack.kafka.bootstrap_servers)
+
+
+@pytest.fixture
+def base_env(
+    stack: dev_stack.Stack, worker_db: str, emulator_url: str, topic: str, lifecycle_topic: str
+) -> dict[str, str]:
+    """Settings of a worker on this test's topics (sign-ins, and an empty lifecycle topic, so it never
+    reads the shared one's backlog), with a consumer group of its own."""
     return kit.worker_env(
         {
             "DATABASE_URL": worker_db,
@@ -41,6 +49,7 @@ def base_env(stack: dev_stack.Stack, worker_db: str, emulator_url: str, topic: s
             "GRAPH_BASE_URL": emulator_url,
             "IDENTITY_BASE_URL": "http://127.0.0.1:9",
             "KAFKA_SIGNED_IN_TOPIC": topic,
+            "KAFKA_LIFECYCLE_TOPIC": lifecycle_topic,
             "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
         }
     )

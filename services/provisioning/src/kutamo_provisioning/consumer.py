@@ -79,6 +79,11 @@ class SignInConsumer:
         self.running = False
 
     @property
+    def topic(self) -> str:
+        """The sign-in topic (the lifecycle topic is consumed beside it, see `also`)."""
+        return self._topic
+
+    @property
     def bootstrap_servers(self) -> str:
         return self._bootstrap
 

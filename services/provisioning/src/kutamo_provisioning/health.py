@@ -26,7 +26,8 @@ async def checks(db_pool: asyncpg.Pool, consumer: SignInConsumer) -> dict[str, A
         "ok": consumer.running and consumer.joined,
         "running": consumer.running,
         "joined_group": consumer.joined,
-        "assigned_partitions": sorted(tp.partition for tp in consumer.assigned),
+        "assigned_partitions": sorted(tp.partition for tp in consumer.assigned if tp.topic == consumer.topic),
+        "assigned_lifecycle_partitions": sorted(tp.partition for tp in consumer.assigned if tp.topic != consumer.topic),
     }
     return found
 
