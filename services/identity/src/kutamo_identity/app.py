@@ -26,6 +26,7 @@ from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
+from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
 from kutamo_identity.setup.admin import SetupLinkService
@@ -56,13 +57,17 @@ def create_app(
         metrics=metrics,
         retention=timedelta(hours=config.outbox_retention_hours),
     )
-    sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
+    sessions = SessionIssuer(
+        config.public_base_url,
+        config.session_ttl_seconds,
+        rotation=timedelta(hours=config.session_key_rotation_hours),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
-        await sessions.publish(pool, clock())
+        await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
         keys = SigningKeys(
             http,
@@ -90,6 +95,7 @@ def create_app(
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         chores = [
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
+            asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
             asyncio.create_task(watch_readiness(pool, relay, metrics), name="readiness"),
         ]
@@ -203,12 +209,27 @@ def create_app(
 
 
 async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float = 600) -> None:
-    """Forget expired nonces, verification codes and setup sessions; a failure waits for the next round."""
+    """Forget expired nonces, verification codes, setup sessions and retired session keys; a failure waits
+    for the next round."""
     while True:
         try:
             async with operator_transaction(pool) as conn:
                 await secrets.forget_expired(conn, clock())
                 await setup_sessions.forget_expired(conn, clock())
+                await session_keys.forget_retired(conn, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every_seconds)
+
+
+async def _keep_session_keys_published(
+    pool: asyncpg.Pool, sessions: SessionIssuer, clock: Clock, every_seconds: float = 60
+) -> None:
+    """Publish each next session key a period ahead; sign-ins also publish before they sign, so a failed
+    round here only shortens the lead time."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await sessions.publish_due(pool, clock())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logging.getLogger(__name__).warning("session key publication failed", extra={"error": type(exc).__name__})

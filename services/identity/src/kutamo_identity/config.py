@@ -30,6 +30,11 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8000)"),
     "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
+    "SESSION_KEY_ROTATION_HOURS": (
+        False,
+        "Each process starts signing sessions with a new key this often; the next key is published one "
+        "period ahead (default 24)",
+    ),
     "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Microsoft tokens (default 120)"),
     "GRAPH_TOKEN_TTL_SECONDS": (
         False,
@@ -87,6 +92,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     provisioning_base_url: str | None
     log_level: str
     outbox_retention_hours: int = 168
+    session_key_rotation_hours: int = 24
     app_url: str = "http://localhost:8000/app"
     login_popup_timeout_seconds: int = 60
 
@@ -153,6 +159,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         host=environ.get("HOST", "127.0.0.1"),
         port=_int(environ, "PORT", 8000, 1, 65535),
         session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),
+        session_key_rotation_hours=_int(environ, "SESSION_KEY_ROTATION_HOURS", 24, 1, 24 * 30),
         clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
         graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", 600, 60, 7200),
         login_nonce_ttl_seconds=_int(environ, "LOGIN_NONCE_TTL_SECONDS", 600, 30, 3600),

@@ -126,6 +126,8 @@ class SignInService:
         self._metrics.validation_seconds.observe(time.perf_counter() - started)
         now = self._clock()
         event_id = str(self._new_id())
+        # Outside the transaction: a key is taken as published only once its row is committed.
+        await self._sessions.publish_due(self._pool, now)
         async with tenant_transaction(self._pool, connection.tenant_id) as conn:
             if not await secrets.consume_nonce(conn, request.nonce, connection.tenant_id, now):
                 raise refuse("nonce_invalid")
