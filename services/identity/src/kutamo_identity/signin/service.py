@@ -19,7 +19,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
-from kutamo_identity.signin import azure, compact, history, microsoft_errors, secrets
+from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
 from kutamo_identity.signin.popup import POPUP_HELP
@@ -58,6 +58,7 @@ class SignInService:
         self._metrics = metrics
         self._clock = clock
         self._new_id = new_id
+        self._nonce_key = nonces.derive_key(config.token_sealing_key)
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)
@@ -65,9 +66,8 @@ class SignInService:
             raise self._unknown(login_code)
         directory = connection.directory_id or "organizations"
         now = self._clock()
-        ttl = timedelta(seconds=self._config.login_nonce_ttl_seconds)
-        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            nonce = await secrets.issue_nonce(conn, connection.tenant_id, now, ttl)
+        expires = (now + timedelta(seconds=self._config.login_nonce_ttl_seconds)).replace(microsecond=0)
+        nonce = nonces.issue(self._nonce_key, connection.tenant_id, expires)
         return LoginConfiguration(
             login_code=connection.login_code,
             organisation_name=connection.tenant_name,
@@ -77,7 +77,7 @@ class SignInService:
             scopes=SCOPES,
             popup_help=POPUP_HELP,
             nonce=nonce,
-            nonce_expires_at=now + ttl,
+            nonce_expires_at=expires,
             status=connection.status,
             sign_in_flow=connection.sign_in_flow,
             redirect_uri=callback_url(self._config.public_base_url),
@@ -129,7 +129,10 @@ class SignInService:
         # Outside the transaction: a key is taken as published only once its row is committed.
         await self._sessions.publish_due(self._pool, now)
         async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            if not await secrets.consume_nonce(conn, request.nonce, connection.tenant_id, now):
+            nonce_expires = nonces.check(self._nonce_key, request.nonce, connection.tenant_id, now)
+            if nonce_expires is None or not await nonces.consume(
+                conn, request.nonce, connection.tenant_id, nonce_expires, now
+            ):
                 raise refuse("nonce_invalid")
             if verifying:
                 await self._pin(conn, connection, request, person.tid, now)
