@@ -13,6 +13,7 @@ from kutamo_contracts.sealing import parse_key
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.signin import nonces
 from tests.e2e.identity import corpus as c
+from tests.e2e.operations.scrape import metrics_text
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import login_page
@@ -187,7 +188,7 @@ async def test_microsoft_popup_errors_get_plain_guidance_and_are_counted(
     assert "pop-ups" in blocked.json()["detail"]
     assert by_number.json()["code"] == "AADSTS65004"
     assert unknown.json()["code"] == "AADSTS1234567"
-    metrics = (await http.get(f"{identity.url}/metrics")).text
+    metrics = await metrics_text(http, identity.url)
     assert f'kutamo_identity_microsoft_errors_total{{code="AADSTS700016",tenant_id="{tenant.tenant_id}"}}' in metrics
     assert f'kutamo_identity_microsoft_errors_total{{code="other",tenant_id="{tenant.tenant_id}"}}' in metrics
 
