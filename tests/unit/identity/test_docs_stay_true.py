@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from kutamo_identity.config import VARIABLES as IDENTITY_VARIABLES
+from kutamo_identity.errors import TooManyRequests
 from kutamo_identity.setup.problems import CATALOGUE as SETUP_PROBLEMS
 from kutamo_identity.signin.refusals import CATALOGUE
 from kutamo_provisioning.config import VARIABLES as WORKER_VARIABLES
@@ -26,3 +27,8 @@ def test_every_setup_link_refusal_is_documented_with_its_status_and_sentence() -
     errors = (ROOT / "docs" / "errors.md").read_text()
     for code, found in SETUP_PROBLEMS.items():
         assert f"| {found.status} | `{code}` | {found.detail} |" in errors, code
+
+
+def test_the_rate_limit_answer_is_documented() -> None:
+    errors = (ROOT / "docs" / "errors.md").read_text()
+    assert f"| {TooManyRequests.status} | `{TooManyRequests(1).code}` |" in errors

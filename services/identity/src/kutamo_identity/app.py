@@ -25,6 +25,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
@@ -78,6 +79,7 @@ def create_app(
             on_refresh=lambda ok: metrics.key_refreshes.labels("ok" if ok else "failed").inc(),
         )
         app.state.db_pool = pool
+        app.state.rate_limiter = ClientRateLimiter(config.rate_limit_per_minute, clock)
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         app.state.tenant_admin = TenantAdminService(pool, config, clock)
         app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)

@@ -62,6 +62,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "Hours published outbox rows are kept before the relay deletes them (default 168)",
     ),
+    "RATE_LIMIT_PER_MINUTE": (
+        False,
+        "Requests a client address may make per minute to the public endpoints, per process (default 600)",
+    ),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -93,6 +97,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str
     outbox_retention_hours: int = 168
     session_key_rotation_hours: int = 24
+    rate_limit_per_minute: int = 600
     app_url: str = "http://localhost:8000/app"
     login_popup_timeout_seconds: int = 60
 
@@ -177,4 +182,5 @@ def from_env(environ: Mapping[str, str]) -> Config:
         ),
         log_level=level,
         outbox_retention_hours=_int(environ, "OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365),
+        rate_limit_per_minute=_int(environ, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
     )
