@@ -39,6 +39,12 @@ class UserSignedIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Email from the id_token (`email`, else `preferred_username`/`upn`). Informative only, never an identity key."""
     sealed_graph_token: str | None = None
     """The delegated Microsoft Graph token, sealed for the provisioning worker (AES-256-GCM), or null."""
+    email_source: str | None = None
+    """The id_token claim `email` came from: `email`, `preferred_username`, `upn` or `unique_name`; null with no
+    email (and from producers older than this field)."""
+    email_verified: bool = False
+    """True only when the token's `xms_edov` claim says Microsoft verified the domain of the `email` claim. A
+    false email is a label to show, never a key to link accounts by: in some directories anyone can set it."""
 
 
 class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -70,6 +76,12 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """False when title and avatar could not be read from Graph this time and were kept as they were."""
     not_refreshed_reason: str | None = None
     """Why not, e.g. `graph_token_expired`, `graph_token_refused`, `avatar_too_large`."""
+    email_source: str | None = None
+    """Where `email` came from: `graph_mail`, `graph_user_principal_name`, or the id_token claim (`email`,
+    `preferred_username`, `upn`, `unique_name`); null with no email (and from producers older than this field)."""
+    email_verified: bool = False
+    """True only for an id_token `email` whose domain Microsoft verified (`xms_edov`); Graph's `mail` and user
+    principal name are never marked verified. Never link accounts by an unverified email."""
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

@@ -39,8 +39,14 @@ from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.service import SignInService
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_identity.tenants.auth import Authenticator
-from kutamo_identity.tenants.controller import TenantsController
+from kutamo_identity.tenants.controller import OperatorsController, TenantsController
+from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+
+
+def _provide_operators(state: State) -> OperatorService:
+    service: OperatorService = state.operators
+    return service
 
 
 def create_app(
@@ -83,6 +89,7 @@ def create_app(
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         app.state.tenant_admin = TenantAdminService(pool, config, clock)
         app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
+        app.state.operators = OperatorService(pool, clock)
         app.state.setup_service = SetupService(pool, config, clock, app.state.tenant_admin)
         app.state.authenticator = Authenticator(pool, config.operator_key)
         app.state.pipeline = PipelineView(
@@ -158,6 +165,7 @@ def create_app(
         route_handlers=[
             SignInController,
             TenantsController,
+            OperatorsController,
             SetupLinksController,
             SetupSessionController,
             SetupApiController,
@@ -172,6 +180,7 @@ def create_app(
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
             "setup_links": Provide(provide_setup_links, sync_to_thread=False),
+            "operators": Provide(_provide_operators, sync_to_thread=False),
             "setup_service": Provide(provide_setup_service, sync_to_thread=False),
             "authenticator": Provide(provide_authenticator, sync_to_thread=False),
             "pipeline": Provide(provide_pipeline, sync_to_thread=False),

@@ -281,6 +281,8 @@ def _announcements(
             provisioned_at=now,
             profile_refreshed=r["profile_refreshed"],
             not_refreshed_reason=r["not_refreshed_reason"],
+            email_source=r["email_source"],
+            email_verified=r["email_verified"],
         )
         envelopes.append(
             encode_record(

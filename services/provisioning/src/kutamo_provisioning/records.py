@@ -6,8 +6,8 @@ from typing import Any
 import asyncpg
 
 _COLUMNS = (
-    "user_id, tenant_id, name, email, title, avatar_sha256, signed_in_at, profile_refreshed,"
-    " not_refreshed_reason, profile_refreshed_at, created_at, updated_at"
+    "user_id, tenant_id, name, email, email_source, email_verified, title, avatar_sha256, signed_in_at,"
+    " profile_refreshed, not_refreshed_reason, profile_refreshed_at, created_at, updated_at"
 )
 
 

@@ -18,10 +18,12 @@ FIELDS = ("name", "email", "title", "avatar_sha256")
 COLUMNS = (
     "user_id", "tenant_id", "azure_tid", "azure_oid", "name", "email", "title", "avatar_sha256", "signed_in_at",
     "source_event_id", "profile_refreshed", "not_refreshed_reason", "profile_refreshed_at", "created_at", "updated_at",
+    "email_source", "email_verified",
 )  # fmt: skip
 _TYPES = (
     "uuid", "uuid", "uuid", "uuid", "text", "text", "text", "text", "timestamptz",
     "uuid", "bool", "text", "timestamptz", "timestamptz", "timestamptz",
+    "text", "bool",
 )  # fmt: skip
 _KEPT_ON_CONFLICT = {"user_id", "created_at"}
 # The batch travels as one JSON document, unpacked by PostgreSQL: far cheaper than binding an array
@@ -47,6 +49,9 @@ class Details(msgspec.Struct, frozen=True, kw_only=True):
     avatar_sha256: str | None = None
     avatar_known: bool = False
     not_refreshed_reason: str | None = None
+    email_source: str | None = None
+    """`graph_mail`, `graph_user_principal_name` or the id_token claim the email came from."""
+    email_verified: bool = False
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -118,6 +123,8 @@ def _merge(before: Record | None, item: Item, now: datetime) -> Record:
         "azure_oid": event.azure_oid,
         "name": details.name if details.name is not None else old.get("name"),
         "email": details.email if details.email is not None else old.get("email"),
+        "email_source": details.email_source if details.email is not None else old.get("email_source"),
+        "email_verified": details.email_verified if details.email is not None else old.get("email_verified", False),
         "title": details.title if details.title_known else old.get("title"),
         "avatar_sha256": details.avatar_sha256 if details.avatar_known else old.get("avatar_sha256"),
         "signed_in_at": event.signed_in_at,

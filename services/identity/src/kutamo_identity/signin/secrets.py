@@ -17,15 +17,17 @@ def _hash(value: str) -> bytes:
 
 
 async def issue_verification_code(
-    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta
+    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta, created_by: str
 ) -> str:
     code = secrets.token_urlsafe(24)
     await conn.execute(
-        "insert into verification_codes (code_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        "insert into verification_codes (code_hash, tenant_id, created_at, expires_at, created_by)"
+        " values ($1, $2, $3, $4, $5)",
         _hash(code),
         tenant_id,
         now,
         now + ttl,
+        created_by,
     )
     return code
 
@@ -45,16 +47,17 @@ async def verification_code_valid(
 
 async def consume_verification_code(
     conn: asyncpg.Connection, code: str, tenant_id: uuid.UUID, directory_id: str, now: datetime
-) -> bool:
-    used = await conn.fetchval(
+) -> dict[str, object] | None:
+    """Consume the code; who created it and when (for the audit log), or None if it cannot be used."""
+    used = await conn.fetchrow(
         "update verification_codes set used_at = $3, pinned_directory_id = $4 where code_hash = $1"
-        " and tenant_id = $2 and used_at is null and expires_at > $3 returning true",
+        " and tenant_id = $2 and used_at is null and expires_at > $3 returning created_by, created_at",
         _hash(code),
         tenant_id,
         now,
         uuid.UUID(directory_id),
     )
-    return bool(used)
+    return dict(used) if used else None
 
 
 async def forget_expired(conn: asyncpg.Pool | asyncpg.Connection, now: datetime) -> None:

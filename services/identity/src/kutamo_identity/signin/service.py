@@ -32,7 +32,8 @@ from kutamo_identity.signin.schemas import (
     SignInResponse,
 )
 from kutamo_identity.tenancy import tenant_transaction
-from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
+from kutamo_identity.tenants import audit
+from kutamo_identity.tenants.repository import Connection, bound_elsewhere, find_by_login_code, pin_directory
 from kutamo_identity.tenants.rules import LOGIN_CODE
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class SignInService:
         connection = await self._connection(login_code)
         if connection.status == "disabled":
             raise self._unknown(login_code)
-        directory = connection.directory_id or "organizations"
+        # A proposed directory is the authority of the verification sign-in: a single-tenant app can only be
+        # reached through its own directory (at /organizations Microsoft answers AADSTS50194).
+        directory = connection.directory_id or connection.proposed_directory_id or "organizations"
         now = self._clock()
         expires = (now + timedelta(seconds=self._config.login_nonce_ttl_seconds)).replace(microsecond=0)
         nonce = nonces.issue(self._nonce_key, connection.tenant_id, expires)
@@ -135,7 +138,7 @@ class SignInService:
             ):
                 raise refuse("nonce_invalid")
             if verifying:
-                await self._pin(conn, connection, request, person.tid, now)
+                await self._pin(conn, connection, request, person, now)
             user_id = str(
                 await link(
                     conn,
@@ -163,7 +166,9 @@ class SignInService:
                 signed_in_at=now,
                 login_code=connection.login_code,
                 name=person.name,
-                email=person.email,
+                email=person.email.address,
+                email_source=person.email.source,
+                email_verified=person.email.verified,
                 sealed_graph_token=self._seal(request, event_id),
             )
             envelope = encode_record(
@@ -203,13 +208,31 @@ class SignInService:
 
     @staticmethod
     async def _pin(
-        conn: asyncpg.Connection, connection: Connection, request: SignInRequest, tid: str, now: datetime
+        conn: asyncpg.Connection,
+        connection: Connection,
+        request: SignInRequest,
+        person: azure.MicrosoftIdentity,
+        now: datetime,
     ) -> None:
-        """Consume the verification code and pin the directory, in the sign-in's transaction."""
+        """Consume the verification code and pin the directory, audited, in the sign-in's transaction."""
         code = request.verification_code or ""
-        consumed = await secrets.consume_verification_code(conn, code, connection.tenant_id, tid, now)
-        if not consumed or not await pin_directory(conn, connection.tenant_id, tid, now):
+        issued = await secrets.consume_verification_code(conn, code, connection.tenant_id, person.tid, now)
+        if issued is None:
             raise refuse("verification_invalid")
+        application_id = uuid.UUID(connection.application_id)
+        if await bound_elsewhere(conn, connection.tenant_id, application_id, uuid.UUID(person.tid)):
+            raise refuse("directory_already_bound")
+        if not await pin_directory(conn, connection.tenant_id, person.tid, now):
+            raise refuse("verification_invalid")
+        await audit.record(
+            conn, connection.tenant_id, f"microsoft:{person.tid}/{person.oid}", "azure_ad.directory_verified", now,
+            before={"directory_id": None, "proposed_directory_id": connection.proposed_directory_id},
+            after={
+                "directory_id": person.tid, "application_id": connection.application_id, "status": "active",
+                "verified_by": {"tid": person.tid, "oid": person.oid},
+                "verification_code": {"created_by": issued["created_by"], "created_at": issued["created_at"]},
+            },
+        )  # fmt: skip
 
     async def _remember_refusal(self, tenant_id: uuid.UUID, code: str) -> None:
         """For the tenant's setup page; failing to remember one must not change the answer."""
