@@ -5,7 +5,7 @@ Downstream teams outside Python use the generated JSON Schema / AsyncAPI documen
 
 from kutamo_contracts.envelope import Envelope, decode_record, encode_record
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
-from kutamo_contracts.sealing import SealedTokenError, open_token, seal_token
+from kutamo_contracts.sealing import Binding, SealedTokenError, SealingKeys, open_token, seal_token
 from kutamo_contracts.topics import ALL_TOPICS, DEAD_LETTERS, USER_PROVISIONED, USER_SIGNED_IN, Topic
 
 __all__ = [
@@ -13,8 +13,10 @@ __all__ = [
     "DEAD_LETTERS",
     "USER_PROVISIONED",
     "USER_SIGNED_IN",
+    "Binding",
     "Envelope",
     "SealedTokenError",
+    "SealingKeys",
     "Topic",
     "UserProvisioned",
     "UserSignedIn",

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from kutamo_contracts.sealing import parse_key
+from kutamo_contracts.sealing import SealingKeys, parse_keys
 
 # Every variable the service reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
@@ -13,6 +13,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the provisioning worker"),
+    "TOKEN_SEALING_KEY_PREVIOUS": (
+        False,
+        "The sealing key being retired during a rotation: still opens tokens, never seals (default none)",
+    ),
     "AZURE_LOGIN_BASE_URL": (False, "Microsoft login host (default https://login.microsoftonline.com)"),
     "PUBLIC_BASE_URL": (
         False,
@@ -77,7 +81,7 @@ class ConfigError(Exception):
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     kafka_bootstrap_servers: str
-    token_sealing_key: bytes
+    sealing_keys: SealingKeys
     azure_login_base_url: str
     public_base_url: str
     host: str
@@ -144,7 +148,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     if missing:
         raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
     try:
-        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+        sealing_keys = parse_keys(environ["TOKEN_SEALING_KEY"], environ.get("TOKEN_SEALING_KEY_PREVIOUS"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     public_base_url = _url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https"))
@@ -154,7 +158,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     return Config(
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
-        token_sealing_key=sealing_key,
+        sealing_keys=sealing_keys,
         azure_login_base_url=_url(
             environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")
         ),

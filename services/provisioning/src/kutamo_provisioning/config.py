@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from kutamo_contracts.sealing import parse_key
+from kutamo_contracts.sealing import SealingKeys, parse_keys
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 
 # Every variable the worker reads: name -> (required, meaning). The README table and the
@@ -14,6 +14,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the identity service"),
+    "TOKEN_SEALING_KEY_PREVIOUS": (
+        False,
+        "The sealing key being retired during a rotation: still opens tokens, never seals (default none)",
+    ),
     "IDENTITY_BASE_URL": (
         True,
         "Identity service base URL; its /.well-known/jwks.json verifies session tokens",
@@ -56,7 +60,7 @@ class ConfigError(Exception):
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     kafka_bootstrap_servers: str
-    token_sealing_key: bytes
+    sealing_keys: SealingKeys
     identity_base_url: str
     session_issuer: str
     clock_skew_seconds: int
@@ -100,7 +104,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     if missing:
         raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
     try:
-        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+        sealing_keys = parse_keys(environ["TOKEN_SEALING_KEY"], environ.get("TOKEN_SEALING_KEY_PREVIOUS"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     identity = _url(environ, "IDENTITY_BASE_URL", "", ("http", "https"))
@@ -110,7 +114,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     return Config(
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
-        token_sealing_key=sealing_key,
+        sealing_keys=sealing_keys,
         identity_base_url=identity,
         session_issuer=_url(environ, "SESSION_ISSUER", identity, ("http", "https")),
         clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),

@@ -9,7 +9,7 @@ Anything else raised while the token is open becomes ProcessingFailed, its messa
 import logging
 
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import SealedTokenError, open_token
+from kutamo_contracts.sealing import Binding, SealedTokenError, SealingKeys, open_token
 from kutamo_provisioning import avatars
 from kutamo_provisioning.errors import ProcessingFailed, ProvisioningError
 from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, Profile, TokenRefused
@@ -49,9 +49,9 @@ def email_from_graph(profile: Profile, event: UserSignedIn) -> tuple[str | None,
 
 
 class Provisioner:
-    def __init__(self, graph: GraphClient, sealing_key: bytes, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, graph: GraphClient, sealing_keys: SealingKeys, clock: Clock, metrics: Metrics) -> None:
         self._graph = graph
-        self._key = sealing_key
+        self._keys = sealing_keys
         self._clock = clock
         self._metrics = metrics
 
@@ -109,7 +109,8 @@ class Provisioner:
         if event.sealed_graph_token is None:
             return None, "no_graph_token"
         try:
-            return open_token(self._key, event.event_id, event.sealed_graph_token, self._clock()), ""
+            binding = Binding(event.event_id, event.tenant_id, event.user_id, event.azure_oid)
+            return open_token(self._keys, binding, event.sealed_graph_token, self._clock()), ""
         except SealedTokenError as exc:
             expired = "expired" in str(exc)
             log.info("graph token not usable; using the id_token's claims", extra={"event_id": event.event_id})

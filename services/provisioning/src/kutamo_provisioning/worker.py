@@ -52,7 +52,7 @@ def create_app(
             timeout=httpx.Timeout(float(config.graph_timeout_seconds)), transport=transport, limits=limits
         )
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
-        provisioner = Provisioner(graph, config.token_sealing_key, clock, metrics)
+        provisioner = Provisioner(graph, config.sealing_keys, clock, metrics)
         relay = RelayProcess(config.database_url, config.kafka_bootstrap_servers, config.log_level, metrics)
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,

@@ -10,7 +10,7 @@ import asyncpg
 from kutamo_contracts import logformat
 from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import seal_token
+from kutamo_contracts.sealing import Binding, seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
@@ -169,7 +169,9 @@ class SignInService:
                 email=person.email.address,
                 email_source=person.email.source,
                 email_verified=person.email.verified,
-                sealed_graph_token=self._seal(request, event_id),
+                sealed_graph_token=self._seal(
+                    request, Binding(event_id, str(connection.tenant_id), user_id, person.oid)
+                ),
             )
             envelope = encode_record(
                 USER_SIGNED_IN,
@@ -252,12 +254,12 @@ class SignInService:
             admin_hint += f" The redirect URI to register: {callback_url(self._config.public_base_url)}"
         return MicrosoftErrorGuidance(code=found.code, detail=found.detail, admin_hint=admin_hint, retry=found.retry)
 
-    def _seal(self, request: SignInRequest, event_id: str) -> str | None:
+    def _seal(self, request: SignInRequest, binding: Binding) -> str | None:
         if request.access_token is None:
             return None
         lifetime = request.access_token_expires_in or self._config.graph_token_ttl_seconds
         expires = self._clock() + timedelta(seconds=lifetime)
-        return seal_token(self._config.token_sealing_key, event_id, request.access_token, expires)
+        return seal_token(self._config.sealing_keys, binding, request.access_token, expires)
 
     async def _connection(self, login_code: str) -> Connection:
         # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).
