@@ -4,13 +4,14 @@ Downstream teams outside Python use the generated JSON Schema / AsyncAPI documen
 """
 
 from kutamo_contracts.envelope import Envelope, decode_record, encode_record
-from kutamo_contracts.events import UserProvisioned, UserSignedIn
+from kutamo_contracts.events import UserErased, UserProvisioned, UserSignedIn
 from kutamo_contracts.sealing import Binding, SealedTokenError, SealingKeys, open_token, seal_token
-from kutamo_contracts.topics import ALL_TOPICS, DEAD_LETTERS, USER_PROVISIONED, USER_SIGNED_IN, Topic
+from kutamo_contracts.topics import ALL_TOPICS, DEAD_LETTERS, USER_ERASED, USER_PROVISIONED, USER_SIGNED_IN, Topic
 
 __all__ = [
     "ALL_TOPICS",
     "DEAD_LETTERS",
+    "USER_ERASED",
     "USER_PROVISIONED",
     "USER_SIGNED_IN",
     "Binding",
@@ -18,6 +19,7 @@ __all__ = [
     "SealedTokenError",
     "SealingKeys",
     "Topic",
+    "UserErased",
     "UserProvisioned",
     "UserSignedIn",
     "decode_record",

@@ -69,7 +69,8 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     title: str | None = None
     """The user's job title from Graph `jobTitle`, or null when the directory has none."""
     avatar_sha256: str | None = None
-    """Content hash of the avatar image; fetch it from the provisioning API at /v1/avatars/{sha256}."""
+    """Content hash of the avatar image; fetch the image from the provisioning API: the user's signed
+    `avatar_url` (GET /v1/users/{user_id}), or /v1/users/{user_id}/avatar with a session or operator key."""
     provisioned_at: datetime
     """When the provisioning worker applied the sign-in (UTC)."""
     profile_refreshed: bool = True
@@ -82,6 +83,22 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     email_verified: bool = False
     """True only for an id_token `email` whose domain Microsoft verified (`xms_edov`); Graph's `mail` and user
     principal name are never marked verified. Never link accounts by an unverified email."""
+
+
+class UserErased(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """An operator erased a Kutamo user: every service deletes what it holds about them, and keeps nothing
+    but the ids needed to ignore the user's older events still in flight."""
+
+    event_id: Guid
+    """Unique per erasure; equals the CloudEvents `ce_id`. Consumers de-duplicate on it."""
+    tenant_id: Guid
+    """The Kutamo tenant the user belonged to."""
+    user_id: Guid
+    """The erased Kutamo user id. Also the Kafka record key, so it follows the user's earlier events."""
+    erased_at: datetime
+    """When the identity service erased the user (UTC). Ignore the user's events from before it."""
+    scope: Literal["user", "tenant"]
+    """`user`: this user alone was erased; `tenant`: the whole tenant was, one such event per user."""
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

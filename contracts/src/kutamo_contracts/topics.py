@@ -37,6 +37,12 @@ USER_PROVISIONED = Topic(
     event_type="com.kutamo.provisioning.user.provisioned.v1",
     description="A Kutamo user record was created or updated from a sign-in. Key: Kutamo user id.",
 )
+USER_ERASED = Topic(
+    name="kutamo.identity.user-erased.v1",
+    event_type="com.kutamo.identity.user.erased.v1",
+    description="An operator erased a user (or their whole tenant): delete what you hold about them. "
+    "Key: Kutamo user id.",
+)
 DEAD_LETTERS = Topic(
     name="kutamo.provisioning.dead-letters.v1",
     event_type="com.kutamo.provisioning.dead_letter.v1",
@@ -45,4 +51,4 @@ DEAD_LETTERS = Topic(
     key="the original record's key (a Kutamo user id for user events), unchanged",
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (USER_SIGNED_IN, USER_PROVISIONED, DEAD_LETTERS)
+ALL_TOPICS: tuple[Topic, ...] = (USER_SIGNED_IN, USER_PROVISIONED, USER_ERASED, DEAD_LETTERS)

@@ -18,6 +18,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
+from kutamo_identity.erasure.controller import ErasureController
+from kutamo_identity.erasure.service import ErasureService
 from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
@@ -46,6 +48,11 @@ from kutamo_identity.tenants.service import TenantAdminService
 
 def _provide_operators(state: State) -> OperatorService:
     service: OperatorService = state.operators
+    return service
+
+
+def _provide_erasure(state: State) -> ErasureService:
+    service: ErasureService = state.erasure
     return service
 
 
@@ -88,6 +95,7 @@ def create_app(
         app.state.rate_limiter = ClientRateLimiter(config.rate_limit_per_minute, clock)
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
         app.state.tenant_admin = TenantAdminService(pool, config, clock)
+        app.state.erasure = ErasureService(pool, clock, new_id)
         app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
         app.state.operators = OperatorService(pool, clock)
         app.state.setup_service = SetupService(pool, config, clock, app.state.tenant_admin)
@@ -166,6 +174,7 @@ def create_app(
             SignInController,
             TenantsController,
             OperatorsController,
+            ErasureController,
             SetupLinksController,
             SetupSessionController,
             SetupApiController,
@@ -179,6 +188,7 @@ def create_app(
             "db_pool": Provide(provide_pool, sync_to_thread=False),
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
+            "erasure": Provide(_provide_erasure, sync_to_thread=False),
             "setup_links": Provide(provide_setup_links, sync_to_thread=False),
             "operators": Provide(_provide_operators, sync_to_thread=False),
             "setup_service": Provide(provide_setup_service, sync_to_thread=False),

@@ -4,6 +4,8 @@
         --login-code contoso [--directory-id GUID] [--note "Use your Contoso account"]
     python -m kutamo_identity tenants verification-code --login-code contoso
     python -m kutamo_identity tenants setup-link --login-code contoso [--valid-days 7]
+    python -m kutamo_identity tenants erase --tenant-id UUID --yes
+    python -m kutamo_identity users erase --tenant-id UUID --user-id UUID
     python -m kutamo_identity keys create --operator --name "ops team"
     python -m kutamo_identity keys create --tenant-id UUID --name "Contoso IT"
     python -m kutamo_identity keys list --operator
@@ -22,6 +24,7 @@ directory the admin signed in from.
 import argparse
 import asyncio
 import sys
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +33,8 @@ import msgspec
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
-from kutamo_identity.errors import IdentityError
+from kutamo_identity.erasure.service import ErasureService
+from kutamo_identity.errors import BadRequest, IdentityError
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.ops.recent import RecentOutcomes
 from kutamo_identity.ops.table import render
@@ -72,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--login-code", help="the tenant's login code")
     which.add_argument("--tenant-id", help="the tenant's id (a tenant without a connection yet)")
     link.add_argument("--valid-days", type=int, default=7, help="days the link works, 1 to 30 (default 7)")
+    erase_tenant = tenants.add_parser("erase", help="erase a tenant, its users and everything it holds")
+    erase_tenant.add_argument("--tenant-id", required=True, help="the tenant's id")
+    erase_tenant.add_argument("--yes", action="store_true", required=True, help="confirm: this cannot be undone")
+    users = groups.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
+    erase_user = users.add_parser("erase", help="erase a user: identity, sign-ins, events (announced downstream)")
+    erase_user.add_argument("--tenant-id", required=True, help="the user's tenant id")
+    erase_user.add_argument("--user-id", required=True, help="the Kutamo user id")
     keys_group = groups.add_parser("keys", help="manage API keys").add_subparsers(dest="action", required=True)
     key = keys_group.add_parser("create", help="create an API key (printed once)")
     scope = key.add_mutually_exclusive_group(required=True)
@@ -234,12 +245,30 @@ async def _ops_status(config: Config, args: argparse.Namespace) -> dict[str, Any
     return msgspec.to_builtins(summary) if args.json else render(summary)
 
 
+async def _erase(config: Config, args: argparse.Namespace) -> dict[str, Any]:
+    try:
+        tenant_id = uuid.UUID(args.tenant_id)
+        user_id = uuid.UUID(args.user_id) if args.group == "users" else None
+    except ValueError:
+        raise BadRequest("invalid_id", "--tenant-id and --user-id must be UUIDs.") from None
+    pool = await db.create_pool(config.database_url, max_size=2)
+    try:
+        service = ErasureService(pool, system_clock, random_id)
+        if user_id is None:
+            erasure = await service.erase_tenant(CLI, tenant_id)
+        else:
+            erasure = await service.erase_user(CLI, tenant_id, user_id)
+    finally:
+        await pool.close()
+    return msgspec.to_builtins(erasure)  # type: ignore[no-any-return]
+
+
 def main(argv: list[str], config: Config) -> int:
     args = _parser().parse_args(argv)
     actions = {("tenants", "create"): _create, ("tenants", "verification-code"): _verification_code,
                ("tenants", "setup-link"): _setup_link, ("keys", "create"): _create_key,
                ("keys", "list"): _list_keys, ("keys", "revoke"): _revoke_key,
-               ("ops", "status"): _ops_status}  # fmt: skip
+               ("ops", "status"): _ops_status, ("tenants", "erase"): _erase, ("users", "erase"): _erase}  # fmt: skip
     action = actions[(args.group, args.action)]
     try:
         result = asyncio.run(action(config, args))

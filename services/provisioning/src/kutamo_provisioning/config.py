@@ -46,6 +46,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
     "BATCHES_IN_FLIGHT": (False, "Batches applied at once, each on its own partitions (default 2)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 16)"),
+    "AVATAR_URL_TTL_SECONDS": (
+        False,
+        "How long a signed avatar URL works, at least (at most twice that; default 3600)",
+    ),
     "CORS_ALLOWED_ORIGINS": (
         False,
         "Comma-separated origins of the Kutamo app allowed to read users and avatars from a browser",
@@ -78,6 +82,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     batches_in_flight: int = 2
     graph_concurrency: int = 16
     cors_allowed_origins: list[str] = msgspec.field(default_factory=list)
+    avatar_url_ttl_seconds: int = 3600
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -132,6 +137,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         batches_in_flight=_int(environ, "BATCHES_IN_FLIGHT", 2, 1, 16),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 16, 1, 512),
         cors_allowed_origins=_origins(environ),
+        avatar_url_ttl_seconds=_int(environ, "AVATAR_URL_TTL_SECONDS", 3600, 60, 7 * 86400),
     )
 
 

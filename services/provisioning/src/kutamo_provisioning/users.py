@@ -13,7 +13,7 @@ import msgspec
 
 from kutamo_contracts.events import UserSignedIn
 
-Change = Literal["created", "updated", "unchanged", "stale", "duplicate"]
+Change = Literal["created", "updated", "unchanged", "stale", "duplicate", "erased"]
 FIELDS = ("name", "email", "title", "avatar_sha256")
 COLUMNS = (
     "user_id", "tenant_id", "azure_tid", "azure_oid", "name", "email", "title", "avatar_sha256", "signed_in_at",
@@ -71,11 +71,22 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
     fresh = {
         str(row[0])
         for row in await conn.fetch(
-            "insert into processed_events (event_id, outcome, processed_at)"
-            " select unnest(string_to_array($1, ',')::uuid[]), 'applied', $2"
+            "insert into processed_events (event_id, tenant_id, user_id, outcome, processed_at)"
+            " select unnest(string_to_array($1, ',')::uuid[]), unnest(string_to_array($2, ',')::uuid[]),"
+            " unnest(string_to_array($3, ',')::uuid[]), 'applied', $4"
             " on conflict (event_id) do nothing returning event_id",
             ",".join(i.event.event_id for i in items),
+            ",".join(i.event.tenant_id for i in items),
+            ",".join(i.event.user_id for i in items),
             now,
+        )
+    }
+    # A user erased before (a replayed or late sign-in of theirs) is never provisioned again.
+    erased = {
+        str(row[0])
+        for row in await conn.fetch(
+            "select user_id from erased_users where user_id = any(string_to_array($1, ',')::uuid[])",
+            ",".join({i.event.user_id for i in items}),
         )
     }
     rows = await conn.fetch(
@@ -92,6 +103,9 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
             outcomes.append(Outcome(change="duplicate"))
             continue
         fresh.discard(event_id)  # the same event twice in one batch: the second is a duplicate
+        if user_id in erased:
+            outcomes.append(Outcome(change="erased"))
+            continue
         before = state.get(user_id)
         if before is not None and item.event.signed_in_at <= before["signed_in_at"]:
             outcomes.append(Outcome(change="stale"))
@@ -107,9 +121,10 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
             if user_id not in written:  # another worker wrote a newer sign-in first
                 for position in positions:
                     outcomes[position] = Outcome(change="stale")
-    stale = [i.event.event_id for i, o in zip(items, outcomes, strict=True) if o.change == "stale"]
-    if stale:
-        await conn.execute("update processed_events set outcome = 'stale' where event_id = any($1::uuid[])", stale)
+    for change in ("stale", "erased"):
+        ids = [i.event.event_id for i, o in zip(items, outcomes, strict=True) if o.change == change]
+        if ids:
+            await conn.execute("update processed_events set outcome = $2 where event_id = any($1::uuid[])", ids, change)
     return outcomes
 
 
