@@ -13,6 +13,7 @@ import pytest
 from kutamo_dev import stack as dev_stack
 from tests.e2e.conftest import provisioned_user
 from tests.e2e.provisioning import kit
+from tests.support.databases import as_provisioning
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in

@@ -1,4 +1,4 @@
-"""HTTP routes of erasure (operator keys only); HTTP only, the work is in ErasureService."""
+"""HTTP route of a user's erasure (operator keys only); a tenant's is on TenantsController (same path)."""
 
 import uuid
 
@@ -27,10 +27,3 @@ class ErasureController(Controller):
         self, tenant_id: uuid.UUID, user_id: uuid.UUID, who: Principal, erasure: ErasureService
     ) -> Erasure:
         return await erasure.erase_user(who, tenant_id, user_id)
-
-    @delete(
-        "/{tenant_id:uuid}", status_code=200, responses=RESPONSES,
-        summary="Erase a tenant: every user as above, then the tenant and all it holds (operator)",
-    )  # fmt: skip
-    async def erase_tenant(self, tenant_id: uuid.UUID, who: Principal, erasure: ErasureService) -> Erasure:
-        return await erasure.erase_tenant(who, tenant_id)

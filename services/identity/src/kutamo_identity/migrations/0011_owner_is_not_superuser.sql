@@ -1,10 +1,20 @@
 -- Issue 13: the service logs in as a role that is neither superuser nor BYPASSRLS (kutamo_identity in
--- the local stack and docker-compose). Its tables force row-level security on their owner too, so the
--- look-ups that must run before a tenant is known, with the owner's rights (security definer), now
--- also act as an operator for their own duration; without this they would see nothing.
-alter function identity.resolve_login_code(text) set kutamo.operator = 'on';
-alter function identity.authenticate_api_key(bytea) set kutamo.operator = 'on';
-alter function identity.release_expired_login_code(text) set kutamo.operator = 'on';
-alter function identity.find_setup_link(bytea) set kutamo.operator = 'on';
-alter function identity.authenticate_setup_session(bytea, timestamptz) set kutamo.operator = 'on';
+-- the local stack and docker-compose), which owns this schema. Requests run as kutamo_identity_app and
+-- stay confined by row-level security. The owner's own work (migrations, the relay's outbox, and the
+-- security-definer look-ups that must run before a tenant is known: login codes, API keys, setup links)
+-- needs every row; FORCE ROW LEVEL SECURITY, harmless while the owner was a superuser, would now hide
+-- them all, so the owner is exempt again, as PostgreSQL makes table owners by default.
+do $$
+declare
+    t text;
+begin
+    for t in select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+             where n.nspname = 'identity' and c.relkind = 'r' and c.relforcerowsecurity
+    loop
+        execute format('alter table identity.%I no force row level security', t);
+    end loop;
+end
+$$;
 
+-- Erasure (an operator's request, as the app role) deletes a user's published events too.
+grant select, delete on identity.outbox_published to kutamo_identity_app;

@@ -8,6 +8,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from kutamo_identity.erasure.service import Erasure, ErasureService
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.tenants.auth import Authenticator
 from kutamo_identity.tenants.keys import Principal
@@ -48,6 +49,13 @@ class TenantsController(Controller):
     @get("/{tenant_id:uuid}", summary="A tenant", responses=AUTH)
     async def get_tenant(self, tenant_id: uuid.UUID, who: Principal, tenant_admin: TenantAdminService) -> Tenant:
         return await tenant_admin.get_tenant(who, tenant_id)
+
+    @delete(
+        "/{tenant_id:uuid}", status_code=200, responses=AUTH,
+        summary="Erase a tenant: every user (announced as user-erased), then all it holds (operator)",
+    )  # fmt: skip
+    async def erase_tenant(self, tenant_id: uuid.UUID, who: Principal, erasure: ErasureService) -> Erasure:
+        return await erasure.erase_tenant(who, tenant_id)
 
     @post("/{tenant_id:uuid}/api-keys", status_code=201, summary="Create a tenant-admin key (operator)", responses=AUTH)
     async def create_api_key(
