@@ -237,13 +237,19 @@ def _socket_dir(pg_dir: Path) -> Path:
     return wanted
 
 
-def _ensure_database(bin_dir: Path, port: int) -> None:
-    def psql(database: str, *args: str) -> str:
-        cmd = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", database,
-               "-v", "ON_ERROR_STOP=1", "-tA", *args]  # fmt: skip
-        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+def _psql(bin_dir: Path, port: int, database: str, *args: str) -> str:
+    cmd = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", database,
+           "-v", "ON_ERROR_STOP=1", "-tA", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
-    if DATABASE not in psql("postgres", "-c", "select datname from pg_database").split():
-        psql("postgres", "-c", f'create database "{DATABASE}"')
-    # The services' own login roles; the superuser is for the stack and the tests, never a service.
-    psql(DATABASE, "-f", str(ROLES_SQL))
+
+def ensure_roles(info: PostgresInfo) -> None:
+    """The services' own login roles; the superuser is for the stack and the tests, never a service."""
+    if info.managed and info.port is not None:
+        _psql(find_bin_dir(), info.port, DATABASE, "-f", str(ROLES_SQL))
+
+
+def _ensure_database(bin_dir: Path, port: int) -> None:
+    if DATABASE not in _psql(bin_dir, port, "postgres", "-c", "select datname from pg_database").split():
+        _psql(bin_dir, port, "postgres", "-c", f'create database "{DATABASE}"')
+    _psql(bin_dir, port, DATABASE, "-f", str(ROLES_SQL))

@@ -22,3 +22,35 @@ begin
     end loop;
 end
 $$;
+
+-- A database whose schemas were created before the services had roles of their own (by the superuser
+-- they logged in as then): hand each schema, and everything in it, to its service's role.
+do $$
+declare
+    s text;
+    r text;
+    o record;
+begin
+    foreach s in array array['identity', 'provisioning'] loop
+        r := 'kutamo_' || s;
+        if not exists (select from pg_namespace where nspname = s) then
+            continue;
+        end if;
+        execute format('alter schema %I owner to %I', s, r);
+        for o in
+            select format('alter %s %I.%I owner to %I',
+                          case c.relkind when 'S' then 'sequence' else 'table' end, s, c.relname, r) as sql
+            from pg_class c join pg_namespace n on n.oid = c.relnamespace
+            where n.nspname = s and c.relkind in ('r', 'S', 'p')
+              and pg_get_userbyid(c.relowner) <> r
+              and not (c.relkind = 'S' and exists (select from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i')))
+            union all
+            select format('alter function %s owner to %I', p.oid::regprocedure, r)
+            from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+            where n.nspname = s and pg_get_userbyid(p.proowner) <> r
+        loop
+            execute o.sql;
+        end loop;
+    end loop;
+end
+$$;
