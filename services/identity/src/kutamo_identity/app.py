@@ -56,6 +56,16 @@ def _provide_erasure(state: State) -> ErasureService:
     return service
 
 
+def _administration(state: State, pool: asyncpg.Pool, config: Config, clock: Clock, new_id: IdFactory) -> None:
+    """The use cases of admins and operators: tenants, erasure, setup links, operator keys, auth."""
+    state.tenant_admin = TenantAdminService(pool, config, clock)
+    state.erasure = ErasureService(pool, clock, new_id)
+    state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
+    state.operators = OperatorService(pool, clock)
+    state.setup_service = SetupService(pool, config, clock, state.tenant_admin)
+    state.authenticator = Authenticator(pool, config.operator_key)
+
+
 def create_app(
     config: Config,
     *,
@@ -94,12 +104,7 @@ def create_app(
         app.state.db_pool = pool
         app.state.rate_limiter = ClientRateLimiter(config.rate_limit_per_minute, clock)
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
-        app.state.tenant_admin = TenantAdminService(pool, config, clock)
-        app.state.erasure = ErasureService(pool, clock, new_id)
-        app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
-        app.state.operators = OperatorService(pool, clock)
-        app.state.setup_service = SetupService(pool, config, clock, app.state.tenant_admin)
-        app.state.authenticator = Authenticator(pool, config.operator_key)
+        _administration(app.state, pool, config, clock, new_id)
         app.state.pipeline = PipelineView(
             pool,
             config.kafka_bootstrap_servers,

@@ -59,7 +59,7 @@ class SignInService:
         self._metrics = metrics
         self._clock = clock
         self._new_id = new_id
-        self._nonce_key = nonces.derive_key(config.token_sealing_key)
+        self._nonce_key = nonces.derive_key(config.sealing_keys.current)
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)

@@ -3,7 +3,9 @@
 -- stay confined by row-level security. The owner's own work (migrations, the relay's outbox, and the
 -- security-definer look-ups that must run before a tenant is known: login codes, API keys, setup links)
 -- needs every row; FORCE ROW LEVEL SECURITY, harmless while the owner was a superuser, would now hide
--- them all, so the owner is exempt again, as PostgreSQL makes table owners by default.
+-- them all, so the owner is exempt again, as PostgreSQL makes table owners by default. It runs after every
+-- migration that forced row-level security on a new table (0009-0012); a later table should enable row-level
+-- security without FORCE.
 do $$
 declare
     t text;
