@@ -31,7 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kutamo_contracts.envelope import SOURCE_IDENTITY, decode_record, encode_record
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import parse_key, seal_token
+from kutamo_contracts.sealing import Binding, SealingKeys, parse_key, seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_dev.ports import free_port
 from kutamo_dev.services import service_env
@@ -45,11 +45,13 @@ T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 def _event(user: str, at: datetime, sealed: tuple[str, bytes] | None = None, oid: str | None = None,
            tid: str | None = None) -> UserSignedIn:  # fmt: skip
-    event_id = str(uuid.uuid4())
-    token = seal_token(sealed[1], event_id, sealed[0], datetime.now(UTC) + timedelta(hours=1)) if sealed else None
+    event_id, tenant_id, oid = str(uuid.uuid4()), "00000000-0000-4000-8000-0000000000be", oid or str(uuid.uuid4())
+    binding = Binding(event_id, tenant_id, user, oid)
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    token = seal_token(SealingKeys(sealed[1]), binding, sealed[0], expires) if sealed else None
     return UserSignedIn(
-        event_id=event_id, tenant_id="00000000-0000-4000-8000-0000000000be", user_id=user,
-        azure_tid=tid or str(uuid.uuid4()), azure_oid=oid or str(uuid.uuid4()), signed_in_at=at,
+        event_id=event_id, tenant_id=tenant_id, user_id=user,
+        azure_tid=tid or str(uuid.uuid4()), azure_oid=oid, signed_in_at=at,
         login_code="bench", name=f"Person {user[:8]}", email=f"{user[:8]}@contoso.com", sealed_graph_token=token,
     )  # fmt: skip
 

@@ -17,7 +17,7 @@ import pytest
 
 from kutamo_dev import stack as dev_stack
 from kutamo_dev.ports import free_port
-from tests.support.databases import throwaway_database
+from tests.support.databases import as_identity, as_provisioning, throwaway_database
 from tests.support.processes import ServiceProcess, service_env
 
 RUN_DIR = Path(os.environ.get("KUTAMO_RUN_DIR", ".run")).resolve()
@@ -71,7 +71,7 @@ def emulator_url(stack: dev_stack.Stack) -> str:
 def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_dir: Path) -> Iterator[ServiceProcess]:
     env = service_env(
         {
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": as_identity(database_url),
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key,
             "AZURE_LOGIN_BASE_URL": emulator_url,
@@ -99,7 +99,7 @@ def provisioning(
 ) -> Iterator[ServiceProcess]:
     env = service_env(
         {
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": as_provisioning(database_url),
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key,
             "GRAPH_BASE_URL": emulator_url,

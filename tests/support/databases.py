@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from kutamo_dev import postgres
+
 
 @contextlib.asynccontextmanager
 async def throwaway_database(server_url: str, prefix: str) -> AsyncIterator[str]:
@@ -17,6 +19,11 @@ async def throwaway_database(server_url: str, prefix: str) -> AsyncIterator[str]
     finally:
         await admin.close()
     base, _, _ = server_url.rpartition("/")
+    on_it = await asyncpg.connect(f"{base}/{name}")
+    try:  # the services' login roles, and their right to create their schemas in this database
+        await on_it.execute(postgres.ROLES_SQL.read_text())
+    finally:
+        await on_it.close()
     try:
         yield f"{base}/{name}"
     finally:
@@ -25,3 +32,13 @@ async def throwaway_database(server_url: str, prefix: str) -> AsyncIterator[str]
             await admin.execute(f'drop database if exists "{name}" with (force)')
         finally:
             await admin.close()
+
+
+def as_identity(url: str) -> str:
+    """`url` for the identity service: its own login role, neither superuser nor BYPASSRLS."""
+    return postgres.as_role(url, postgres.IDENTITY_ROLE)
+
+
+def as_provisioning(url: str) -> str:
+    """`url` for the provisioning worker: its own login role, neither superuser nor BYPASSRLS."""
+    return postgres.as_role(url, postgres.PROVISIONING_ROLE)

@@ -121,9 +121,25 @@ def test_token_sealing_key_comes_from_the_caller_and_compose_refuses_to_start_wi
 def test_both_services_share_one_sealing_key_and_one_database(services: dict[str, dict[str, Any]]) -> None:
     identity, provisioning = environment_of(services["identity"]), environment_of(services["provisioning"])
     assert identity["TOKEN_SEALING_KEY"] == provisioning["TOKEN_SEALING_KEY"]
-    assert identity["DATABASE_URL"] == provisioning["DATABASE_URL"]
-    assert identity["DATABASE_URL"].startswith("postgresql://")
-    assert "@postgres:5432/" in identity["DATABASE_URL"]
+    assert identity["TOKEN_SEALING_KEY_PREVIOUS"] == provisioning["TOKEN_SEALING_KEY_PREVIOUS"]
+    for url in (identity["DATABASE_URL"], provisioning["DATABASE_URL"]):
+        assert url.startswith("postgresql://")
+        assert url.endswith("@postgres:5432/kutamo")
+
+
+@pytest.mark.parametrize(("name", "role"), [("identity", "kutamo_identity"), ("provisioning", "kutamo_provisioning")])
+def test_each_service_logs_in_as_its_own_role_never_the_superuser(
+    services: dict[str, dict[str, Any]], name: str, role: str
+) -> None:
+    user = environment_of(services[name])["DATABASE_URL"].removeprefix("postgresql://").partition(":")[0]
+    assert user == role
+    assert user != services["postgres"]["environment"]["POSTGRES_USER"]
+    mounts = {str(v).split(":")[1]: str(v).split(":")[0] for v in services["postgres"]["volumes"]}
+    script = ROOT / mounts["/docker-entrypoint-initdb.d/10-roles.sh"]
+    roles_sql = (ROOT / mounts["/kutamo/roles.sql"]).read_text()
+    assert "/kutamo/roles.sql" in script.read_text()
+    assert f"alter role {role} password" in script.read_text()
+    assert "nosuperuser nobypassrls" in roles_sql
 
 
 @pytest.mark.parametrize("name", sorted(APP_SERVICES))

@@ -76,3 +76,16 @@ def test_prometheus_scrapes_both_services_and_loads_the_rules() -> None:
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
     assert jobs == {"kutamo-identity": ["identity:8000"], "kutamo-provisioning": ["provisioning:8001"]}
     assert config["rule_files"] == ["/etc/prometheus/alerts.yml"]
+
+
+def test_prometheus_sends_the_operator_key_that_docker_compose_gives_it_to_the_identity_service() -> None:
+    config = yaml.safe_load((OPERATIONS / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    compose = yaml.safe_load((OPERATIONS.parent / "docker-compose.yml").read_text())
+    secret = compose["secrets"]["kutamo_operator_key"]
+    auth = jobs["kutamo-identity"]["authorization"]
+    assert auth == {"type": "Bearer", "credentials_file": "/run/secrets/kutamo_operator_key"}
+    assert "authorization" not in jobs["kutamo-provisioning"]  # the worker's metrics name no tenant
+    assert "kutamo_operator_key" in compose["services"]["prometheus"]["secrets"]
+    assert secret == {"environment": "KUTAMO_OPERATOR_KEY"}
+    assert compose["services"]["identity"]["environment"]["KUTAMO_OPERATOR_KEY"] == "${KUTAMO_OPERATOR_KEY:-}"

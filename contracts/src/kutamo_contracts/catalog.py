@@ -3,8 +3,8 @@
 import msgspec
 
 from kutamo_contracts.envelope import SOURCE_IDENTITY, SOURCE_PROVISIONING
-from kutamo_contracts.events import DeadLetter, UserLifecycleChanged, UserProvisioned, UserSignedIn
-from kutamo_contracts.topics import DEAD_LETTERS, USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN, Topic
+from kutamo_contracts.events import DeadLetter, UserErased, UserLifecycleChanged, UserProvisioned, UserSignedIn
+from kutamo_contracts.topics import DEAD_LETTERS, USER_ERASED, USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN, Topic
 
 
 class Contract(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,6 +19,7 @@ class Contract(msgspec.Struct, frozen=True, kw_only=True):
 CONTRACTS: tuple[Contract, ...] = (
     Contract(topic=USER_SIGNED_IN, payload=UserSignedIn, producer=SOURCE_IDENTITY),
     Contract(topic=USER_PROVISIONED, payload=UserProvisioned, producer=SOURCE_PROVISIONING),
+    Contract(topic=USER_ERASED, payload=UserErased, producer=SOURCE_IDENTITY),
     Contract(topic=DEAD_LETTERS, payload=DeadLetter, producer=SOURCE_PROVISIONING, cloudevent=False),
     Contract(topic=USER_LIFECYCLE, payload=UserLifecycleChanged, producer=SOURCE_IDENTITY),
 )

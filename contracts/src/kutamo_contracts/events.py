@@ -39,6 +39,12 @@ class UserSignedIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Email from the id_token (`email`, else `preferred_username`/`upn`). Informative only, never an identity key."""
     sealed_graph_token: str | None = None
     """The delegated Microsoft Graph token, sealed for the provisioning worker (AES-256-GCM), or null."""
+    email_source: str | None = None
+    """The id_token claim `email` came from: `email`, `preferred_username`, `upn` or `unique_name`; null with no
+    email (and from producers older than this field)."""
+    email_verified: bool = False
+    """True only when the token's `xms_edov` claim says Microsoft verified the domain of the `email` claim. A
+    false email is a label to show, never a key to link accounts by: in some directories anyone can set it."""
 
 
 class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
@@ -63,13 +69,36 @@ class UserProvisioned(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     title: str | None = None
     """The user's job title from Graph `jobTitle`, or null when the directory has none."""
     avatar_sha256: str | None = None
-    """Content hash of the avatar image; fetch it from the provisioning API at /v1/avatars/{sha256}."""
+    """Content hash of the avatar image; fetch the image from the provisioning API: the user's signed
+    `avatar_url` (GET /v1/users/{user_id}), or /v1/users/{user_id}/avatar with a session or operator key."""
     provisioned_at: datetime
     """When the provisioning worker applied the sign-in (UTC)."""
     profile_refreshed: bool = True
     """False when title and avatar could not be read from Graph this time and were kept as they were."""
     not_refreshed_reason: str | None = None
     """Why not, e.g. `graph_token_expired`, `graph_token_refused`, `avatar_too_large`."""
+    email_source: str | None = None
+    """Where `email` came from: `graph_mail`, `graph_user_principal_name`, or the id_token claim (`email`,
+    `preferred_username`, `upn`, `unique_name`); null with no email (and from producers older than this field)."""
+    email_verified: bool = False
+    """True only for an id_token `email` whose domain Microsoft verified (`xms_edov`); Graph's `mail` and user
+    principal name are never marked verified. Never link accounts by an unverified email."""
+
+
+class UserErased(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):
+    """An operator erased a Kutamo user: every service deletes what it holds about them, and keeps nothing
+    but the ids needed to ignore the user's older events still in flight."""
+
+    event_id: Guid
+    """Unique per erasure; equals the CloudEvents `ce_id`. Consumers de-duplicate on it."""
+    tenant_id: Guid
+    """The Kutamo tenant the user belonged to."""
+    user_id: Guid
+    """The erased Kutamo user id. Also the Kafka record key, so it follows the user's earlier events."""
+    erased_at: datetime
+    """When the identity service erased the user (UTC). Ignore the user's events from before it."""
+    scope: Literal["user", "tenant"]
+    """`user`: this user alone was erased; `tenant`: the whole tenant was, one such event per user."""
 
 
 class UserLifecycleChanged(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=False):

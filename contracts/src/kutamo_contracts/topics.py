@@ -43,6 +43,12 @@ USER_LIFECYCLE = Topic(
     description="The customer's directory (SCIM) created, updated, deactivated, reactivated or deleted a user. "
     "Key: Kutamo user id.",
 )
+USER_ERASED = Topic(
+    name="kutamo.identity.user-erased.v1",
+    event_type="com.kutamo.identity.user.erased.v1",
+    description="An operator erased a user (or their whole tenant): delete what you hold about them. "
+    "Key: Kutamo user id.",
+)
 DEAD_LETTERS = Topic(
     name="kutamo.provisioning.dead-letters.v1",
     event_type="com.kutamo.provisioning.dead_letter.v1",
@@ -51,4 +57,4 @@ DEAD_LETTERS = Topic(
     key="the original record's key (a Kutamo user id for user events), unchanged",
 )
 
-ALL_TOPICS: tuple[Topic, ...] = (USER_SIGNED_IN, USER_PROVISIONED, DEAD_LETTERS, USER_LIFECYCLE)
+ALL_TOPICS: tuple[Topic, ...] = (USER_SIGNED_IN, USER_PROVISIONED, USER_ERASED, DEAD_LETTERS, USER_LIFECYCLE)

@@ -15,17 +15,33 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from kutamo_dev import procs
 from kutamo_dev.ports import free_port, is_free
 
-__all__ = ["PostgresInfo", "answering", "external", "find_bin_dir", "start", "stop"]
+__all__ = [
+    "IDENTITY_ROLE",
+    "PROVISIONING_ROLE",
+    "ROLES_SQL",
+    "PostgresInfo",
+    "answering",
+    "as_role",
+    "external",
+    "find_bin_dir",
+    "start",
+    "stop",
+]
 
 log = logging.getLogger(__name__)
 
 ROLE = "kutamo"
+# The roles the services log in as (neither superuser nor BYPASSRLS), created by ROLES_SQL.
+IDENTITY_ROLE = "kutamo_identity"
+PROVISIONING_ROLE = "kutamo_provisioning"
+ROLES_SQL = Path(__file__).with_name("roles.sql")
 DATABASE = "kutamo"
 OS_USER = "kutamo-pg"
 # Unix socket paths are limited to 107 bytes; the socket file name adds up to 18.
@@ -55,6 +71,13 @@ FALLBACK_ROOT = Path("/var/tmp/kutamo-pg")  # noqa: S108 - checked to be root-ow
 def external(url: str) -> PostgresInfo:
     """The server named by DATABASE_URL: used as it is, never started or stopped here."""
     return PostgresInfo(url=url, managed=False)
+
+
+def as_role(url: str, role: str) -> str:
+    """`url` with `role` as its user (the cluster trusts local connections: no password)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{role}@{host}"))
 
 
 def find_bin_dir(environ: Mapping[str, str] = os.environ) -> Path:
@@ -214,21 +237,19 @@ def _socket_dir(pg_dir: Path) -> Path:
     return wanted
 
 
+def _psql(bin_dir: Path, port: int, database: str, *args: str) -> str:
+    cmd = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", ROLE, "-d", database,
+           "-v", "ON_ERROR_STOP=1", "-tA", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+
+def ensure_roles(info: PostgresInfo) -> None:
+    """The services' own login roles; the superuser is for the stack and the tests, never a service."""
+    if info.managed and info.port is not None:
+        _psql(find_bin_dir(), info.port, DATABASE, "-f", str(ROLES_SQL))
+
+
 def _ensure_database(bin_dir: Path, port: int) -> None:
-    psql = [
-        str(bin_dir / "psql"),
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-U",
-        ROLE,
-        "-d",
-        "postgres",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-tAc",
-    ]
-    found = subprocess.run([*psql, "select datname from pg_database"], capture_output=True, text=True, check=True)
-    if DATABASE not in found.stdout.split():
-        subprocess.run([*psql, f'create database "{DATABASE}"'], capture_output=True, text=True, check=True)
+    if DATABASE not in _psql(bin_dir, port, "postgres", "-c", "select datname from pg_database").split():
+        _psql(bin_dir, port, "postgres", "-c", f'create database "{DATABASE}"')
+    _psql(bin_dir, port, DATABASE, "-f", str(ROLES_SQL))

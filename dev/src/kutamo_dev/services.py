@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from kutamo_dev import procs
+from kutamo_dev import postgres, procs
 from kutamo_dev.ports import free_port, is_free
 from kutamo_dev.stack import ServiceInfo, Stack, save
 
@@ -40,6 +40,15 @@ class ServiceError(RuntimeError):
     """A service did not come up; the message carries the tail of its log."""
 
 
+def _database_url(stack: Stack, name: str) -> str:
+    """The service's own login role on the stack's cluster; an external DATABASE_URL is used as given."""
+    if not stack.postgres.managed:
+        return stack.postgres.url
+    return postgres.as_role(
+        stack.postgres.url, postgres.IDENTITY_ROLE if name == "identity" else postgres.PROVISIONING_ROLE
+    )
+
+
 def service_env(
     stack: Stack, name: str, port: int, identity_url: str | None = None, provisioning_url: str | None = None
 ) -> dict[str, str]:
@@ -47,7 +56,7 @@ def service_env(
     env = dict(os.environ)
     env.update(
         {
-            "DATABASE_URL": stack.postgres.url,
+            "DATABASE_URL": _database_url(stack, name),
             "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key,
             "KUTAMO_OPERATOR_KEY": stack.operator_key,

@@ -224,6 +224,7 @@ def _ensure_postgres(root: Path, recorded: PostgresInfo | None, started: Started
             pid=recorded.pid,
         )
         log.info("PostgreSQL already running on port %s", recorded.port)
+        postgres.ensure_roles(recorded)  # a cluster started before the services had roles of their own
         return recorded
     info = postgres.start(root, recorded.port if recorded is not None and recorded.managed else None)
     started.append(("PostgreSQL", info.pid))

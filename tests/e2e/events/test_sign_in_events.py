@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_dev import stack as dev_stack
 from tests.e2e.conftest import eventually
+from tests.e2e.operations.scrape import metrics_text
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in
@@ -122,7 +123,7 @@ async def test_sign_ins_while_kafka_is_down_wait_in_the_backlog_and_all_arrive_i
         expected = await sign_ins(6, 5)
 
         async def backlog() -> float | None:
-            text = (await http.get(f"{identity.url}/metrics")).text
+            text = await metrics_text(http, identity.url)
             rows = _gauge(text, "kutamo_identity_outbox_backlog_rows")
             return rows if rows >= 30 and _gauge(text, "kutamo_identity_outbox_oldest_age_seconds") > 0 else None
 
@@ -136,7 +137,7 @@ async def test_sign_ins_while_kafka_is_down_wait_in_the_backlog_and_all_arrive_i
     assert received == expected, "nothing lost, nothing doubled, each user's in order"
 
     async def drained() -> bool | None:
-        text = (await http.get(f"{identity.url}/metrics")).text
+        text = await metrics_text(http, identity.url)
         return True if _gauge(text, "kutamo_identity_outbox_backlog_rows") == 0 else None
 
     await eventually(drained, within=20, what="backlog back to 0")

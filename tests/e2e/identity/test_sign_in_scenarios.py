@@ -4,11 +4,16 @@ import json
 import random
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import httpx
 
+from kutamo_contracts.sealing import parse_key
+from kutamo_dev import stack as dev_stack
+from kutamo_identity.signin import nonces
 from tests.e2e.identity import corpus as c
+from tests.e2e.operations.scrape import metrics_text
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import login_page
@@ -34,16 +39,17 @@ async def test_a_nonce_works_once_and_a_replay_is_refused(
 
 
 async def test_a_nonce_never_handed_out_or_expired_is_refused(
-    http: httpx.AsyncClient, identity: ServiceProcess, microsoft: Emulator, tenant: Tenant, db: asyncpg.Connection
+    http: httpx.AsyncClient, identity: ServiceProcess, microsoft: Emulator, tenant: Tenant, stack: dev_stack.Stack
 ) -> None:
     a = c.Attempt(http, identity, microsoft, tenant)
     invented = "x" * 43
     made_up = await a.post((await a.tokens(invented))["id_token"], invented)
-    nonce = await a.nonce()
-    tokens = await a.tokens(nonce)
-    await db.execute("update identity.login_nonces set expires_at = now() - interval '1 second' where used_at is null")
+    # Minted as the service does (its key is derived from the sealing key), but a second past its expiry.
+    key = nonces.derive_key(parse_key(stack.sealing_key))
+    stale = nonces.issue(key, uuid.UUID(tenant.tenant_id), datetime.now(UTC) - timedelta(seconds=1))
+    tokens = await a.tokens(stale)
 
-    expired = await a.post(tokens["id_token"], nonce)
+    expired = await a.post(tokens["id_token"], stale)
 
     assert code_of(made_up) == (401, "nonce_invalid")
     assert code_of(expired) == (401, "nonce_invalid")
@@ -182,7 +188,7 @@ async def test_microsoft_popup_errors_get_plain_guidance_and_are_counted(
     assert "pop-ups" in blocked.json()["detail"]
     assert by_number.json()["code"] == "AADSTS65004"
     assert unknown.json()["code"] == "AADSTS1234567"
-    metrics = (await http.get(f"{identity.url}/metrics")).text
+    metrics = await metrics_text(http, identity.url)
     assert f'kutamo_identity_microsoft_errors_total{{code="AADSTS700016",tenant_id="{tenant.tenant_id}"}}' in metrics
     assert f'kutamo_identity_microsoft_errors_total{{code="other",tenant_id="{tenant.tenant_id}"}}' in metrics
 

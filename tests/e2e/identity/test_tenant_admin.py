@@ -268,11 +268,15 @@ async def test_a_pending_connection_gets_a_verification_code_from_the_api(operat
     await operator.put_connection(tenant_id, key=key)
 
     created = await operator.call("POST", f"/{tenant_id}/azure-ad/verification-codes", key=key)
-    await operator.put_connection(tenant_id, key=key, directory_id=str(uuid.uuid4()))
+    proposed = await operator.put_connection(tenant_id, key=key, directory_id=str(uuid.uuid4()))
+    still_needed = await operator.call("POST", f"/{tenant_id}/azure-ad/verification-codes", key=key)
+    await operator.put_connection(tenant_id, directory_id=str(uuid.uuid4()))  # an operator pins at once
     again = await operator.call("POST", f"/{tenant_id}/azure-ad/verification-codes", key=key)
 
     assert created.status_code == 201
     assert created.json()["login_url"].endswith(f"?verification_code={created.json()['verification_code']}")
+    assert proposed.json()["status"] == "pending_verification"
+    assert still_needed.status_code == 201, "a tenant admin's directory is only proposed until verified"
     problem(again, 400, "already_verified")
 
 

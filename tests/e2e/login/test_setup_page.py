@@ -104,6 +104,11 @@ async def test_an_it_admin_sets_up_sign_in_from_the_link_to_their_people_signing
     await page.get_by_role("button", name="Save and continue").click()
 
     await _step(page, "test")
+    # The directory typed in step 2 is only proposed: the test sign-in from it is what pins it.
+    await expect(page.locator("#test-purpose")).to_contain_text(f"proves directory {directory} is yours")
+    proposed = (await operator.call("GET", f"/{tenant_id}/azure-ad")).json()
+    assert (proposed["status"], proposed["directory_id"]) == ("pending_verification", None)
+    assert proposed["proposed_directory_id"] == directory
     await screenshot(page, "setup-step-3-before")
     window = await open_microsoft_window(page)
     await expect(window.locator("#error-message")).to_contain_text("AADSTS700016")
@@ -127,6 +132,8 @@ async def test_an_it_admin_sets_up_sign_in_from_the_link_to_their_people_signing
     await expect(page.locator("#received-email")).to_have_text(admin["mail"])
     await expect(page.locator("#received-directory")).to_have_text(directory)
     await expect(page.locator("#received-application")).to_have_text(application)
+    pinned = (await operator.call("GET", f"/{tenant_id}/azure-ad")).json()
+    assert (pinned["status"], pinned["directory_id"], pinned["proposed_directory_id"]) == ("active", directory, None)
     await page.wait_for_function("() => document.getElementById('avatar').naturalWidth > 0")
     await screenshot(page, "setup-step-3-received")
     await _no_violations(page, "step 3")

@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import parse_key, seal_token
+from kutamo_contracts.sealing import Binding, SealingKeys, parse_key, seal_token
 from kutamo_contracts.topics import DEAD_LETTERS, USER_SIGNED_IN
 from kutamo_dev.ports import free_port
 from tests.support.processes import ServiceProcess, service_env
@@ -82,13 +82,15 @@ def sign_in(
 ) -> UserSignedIn:
     """A sign-in event; `token` = (Graph access token, sealing key, expiry) seals it into the event."""
     event_id = str(uuid.uuid4())
-    sealed = seal_token(token[1], event_id, token[0], token[2]) if token else None
+    oid = oid or str(uuid.uuid4())
+    binding = Binding(event_id, TENANT, user_id, oid)
+    sealed = seal_token(SealingKeys(token[1]), binding, token[0], token[2]) if token else None
     return UserSignedIn(
         event_id=event_id,
         tenant_id=TENANT,
         user_id=user_id,
         azure_tid=tid or str(uuid.uuid4()),
-        azure_oid=oid or str(uuid.uuid4()),
+        azure_oid=oid,
         signed_in_at=at,
         login_code="contoso",
         name=name,

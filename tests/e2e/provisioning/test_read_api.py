@@ -13,6 +13,7 @@ import pytest
 from kutamo_dev import stack as dev_stack
 from tests.e2e.conftest import provisioned_user
 from tests.e2e.provisioning import kit
+from tests.support.databases import as_provisioning
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in
@@ -26,7 +27,7 @@ def api(stack: dev_stack.Stack, database_url: str, identity: ServiceProcess, log
     """A second worker process on the test session's database, with the operator key set."""
     env = kit.worker_env(
         {
-            "DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
+            "DATABASE_URL": as_provisioning(database_url), "KAFKA_BOOTSTRAP_SERVERS": stack.kafka.bootstrap_servers,
             "TOKEN_SEALING_KEY": stack.sealing_key, "IDENTITY_BASE_URL": identity.url,
             "KAFKA_CONSUMER_GROUP": f"kutamo-test-{uuid.uuid4().hex[:8]}",
             "KAFKA_SIGNED_IN_TOPIC": asyncio.run(kit.create_topic(stack.kafka.bootstrap_servers)),

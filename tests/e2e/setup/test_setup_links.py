@@ -418,8 +418,9 @@ async def test_the_it_admin_configures_verifies_disables_and_enables_the_connect
     verification = await page.call("POST", "/verification-code")
     disabled = await page.call("POST", "/connection/disable")
     enabled = await page.call("POST", "/connection/enable")
-    pinned = await page.call(
-        "PUT", "/connection", json={"application_id": app_id, "login_code": code, "directory_id": str(uuid.uuid4())}
+    directory = str(uuid.uuid4())
+    proposed = await page.call(
+        "PUT", "/connection", json={"application_id": app_id, "login_code": code, "directory_id": directory}
     )
     again = await page.call("POST", "/verification-code")
 
@@ -433,8 +434,10 @@ async def test_the_it_admin_configures_verifies_disables_and_enables_the_connect
     assert set(verification.json()) >= {"verification_code", "expires_at"}
     assert disabled.json()["status"] == "disabled"
     assert enabled.json()["status"] == "pending_verification"
-    assert pinned.json()["status"] == "active"
-    problem(again, 400, "already_verified")
+    # A directory entered through a setup link is only proposed: the verification sign-in from it pins it.
+    assert (proposed.json()["status"], proposed.json()["directory_id"]) == ("pending_verification", None)
+    assert (proposed.json()["proposed_directory_id"], proposed.json()["verification_required"]) == (directory, True)
+    assert again.status_code == 201, again.text
 
 
 async def test_the_audit_log_names_the_setup_link_as_the_actor_of_every_change_made_through_it(

@@ -22,6 +22,7 @@ from kutamo_provisioning import users
 from kutamo_provisioning.avatars import PostgresAvatarStore
 from kutamo_provisioning.batch import ATTEMPTS, BatchProcessor
 from kutamo_provisioning.provisioner import Provisioner
+from kutamo_provisioning.tenancy import worker_transaction
 from tests.support.databases import throwaway_database
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -66,10 +67,11 @@ async def test_only_the_event_postgresql_refuses_is_dead_lettered(
     assert [(f.record.offset, f.error.code) for f in result.failed] == [(1, "unstorable_event")]
     assert "UntranslatableCharacter" in result.failed[0].error.detail
     users_of = [uuid.UUID(r.key.decode()) for r in records]
-    names = {r["name"] for r in await pool.fetch("select name from users where user_id = any($1)", users_of)}
+    async with worker_transaction(pool) as conn:  # the pool acts as the app role: row-level security
+        names = {r["name"] for r in await conn.fetch("select name from users where user_id = any($1)", users_of)}
+        applied = await conn.fetchval("select count(*) from processed_events where event_id = any($1)",
+                                      [uuid.UUID(dict(r.headers)["ce_id"].decode()) for r in records])  # fmt: skip
     assert names == {"Adele Vance", "Megan Bowen"}
-    applied = await pool.fetchval("select count(*) from processed_events where event_id = any($1)",
-                                  [uuid.UUID(dict(r.headers)["ce_id"].decode()) for r in records])  # fmt: skip
     assert applied == 2
     waiting = [msgspec.msgpack.decode(r["record"], type=Envelope) for r in await pool.fetch(
         "select record from outbox where topic = $1 and record is not null", USER_PROVISIONED.name)]  # fmt: skip
@@ -101,7 +103,8 @@ async def test_any_exception_inside_the_transaction_dead_letters_only_its_event_
     assert "a bug that only this event reaches" in result.failed[0].error.detail
     assert tries == [8, 4, 2, 1, 1, 1], "halved down to the event, then tried alone ATTEMPTS times"
     users_of = [uuid.UUID(r.key.decode()) for n, r in enumerate(records) if n != 5]
-    assert await pool.fetchval("select count(*) from users where user_id = any($1)", users_of) == 7
+    async with worker_transaction(pool) as conn:
+        assert await conn.fetchval("select count(*) from users where user_id = any($1)", users_of) == 7
     assert [o.change for o in result.outcomes] == ["created"] * 7
 
 

@@ -10,14 +10,17 @@ import pytest
 from kutamo_contracts.events import UserSignedIn
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import users
+from tests.support.databases import as_provisioning
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    connection = await asyncpg.connect(database_url, server_settings={"search_path": "provisioning"})
+    # As the worker's login role, in the worker's own context (every tenant), as its batches run.
+    connection = await asyncpg.connect(as_provisioning(database_url), server_settings={"search_path": "provisioning"})
     await worker_db.migrate(connection)
+    await connection.execute("select set_config('kutamo.all_tenants', 'on', false)")
     yield connection
     await connection.close()
 

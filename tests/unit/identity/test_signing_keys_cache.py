@@ -1,6 +1,8 @@
 """Microsoft's signing keys in memory: TTL, rate-limited refresh, last known good, unusable keys."""
 
+import contextlib
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,3 +121,119 @@ async def test_keys_a_client_cannot_use_are_skipped_not_fatal(keys: SigningKeys,
     assert (await keys.lookup(TID, "k1"))[0] is not None
     for kid in ("ec-key", "enc-key", "broken"):
         assert (await keys.lookup(TID, kid))[0] is None
+
+
+class Unreachable:
+    """A Microsoft that never answers: every request is a connection error; counts the attempts."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        raise httpx.ConnectError("unreachable", request=request)
+
+
+def unreachable_keys(clock: Clock, **limits: Any) -> tuple[SigningKeys, Unreachable]:
+    microsoft = Unreachable()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(microsoft.handle))
+    keys = SigningKeys(http, "https://login.test", clock, min_refresh=timedelta(minutes=5), **limits)
+    return keys, microsoft
+
+
+async def test_an_unreachable_directory_costs_one_fetch_per_window_and_backs_off(clock: Clock) -> None:
+    keys, microsoft = unreachable_keys(clock)
+
+    for _ in range(50):
+        with pytest.raises(SignInRefused) as caught:
+            await keys.lookup(TID, "k1")
+        assert caught.value.code == "microsoft_unavailable"
+    assert microsoft.requests == 1
+
+    clock.now += timedelta(minutes=5)
+    for _ in range(10):
+        with pytest.raises(SignInRefused):
+            await keys.lookup(TID, "k1")
+    assert microsoft.requests == 2
+    clock.now += timedelta(minutes=5)  # the second failure doubled the wait to 10 minutes
+    with pytest.raises(SignInRefused):
+        await keys.lookup(TID, "k1")
+    assert microsoft.requests == 2
+    clock.now += timedelta(minutes=5)
+    with pytest.raises(SignInRefused):
+        await keys.lookup(TID, "k1")
+    assert microsoft.requests == 3
+
+
+async def test_a_directory_that_failed_first_is_served_once_microsoft_answers(
+    keys: SigningKeys, microsoft: Microsoft, clock: Clock
+) -> None:
+    microsoft.failing = True
+    with pytest.raises(SignInRefused):
+        await keys.lookup(TID, "k1")
+    microsoft.failing = False
+    with pytest.raises(SignInRefused):
+        await keys.lookup(TID, "k1")  # still inside the window: no fetch
+    clock.now += timedelta(minutes=5)
+    assert (await keys.lookup(TID, "k1"))[0] is not None
+
+
+async def test_random_tids_cannot_grow_the_cache_or_its_locks(clock: Clock) -> None:
+    keys, microsoft = unreachable_keys(clock, max_directories=100, max_fetches_per_second=10_000)
+
+    for _ in range(1000):
+        with pytest.raises(SignInRefused):
+            await keys.lookup(str(uuid.uuid4()), "k1")
+
+    assert microsoft.requests == 1000
+    assert keys.cached_directories == 100
+    assert keys.fetches_in_flight == 0
+
+
+async def test_the_least_recently_used_directory_leaves_the_cache_first(microsoft: Microsoft, clock: Clock) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(microsoft.handle))
+    keys = SigningKeys(http, "https://login.test", clock, max_directories=2)
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+    await keys.lookup(first, "k1")
+    await keys.lookup(second, "k1")
+    await keys.lookup(first, "k1")  # first is used again: second is now the oldest
+    await keys.lookup(third, "k1")
+    assert microsoft.fetches == 3
+
+    await keys.lookup(first, "k1")
+    assert microsoft.fetches == 3
+    await keys.lookup(second, "k1")
+    assert microsoft.fetches == 4
+
+
+async def test_key_fetches_are_limited_per_second_across_directories(microsoft: Microsoft, clock: Clock) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(microsoft.handle))
+    keys = SigningKeys(http, "https://login.test", clock, max_fetches_per_second=10)
+    tids = [str(uuid.uuid4()) for _ in range(50)]
+
+    refused: list[str] = []
+    for tid in tids:
+        try:
+            await keys.lookup(tid, "k1")
+        except SignInRefused as refusal:
+            refused.append(refusal.code)
+    assert (microsoft.fetches, refused) == (10, ["microsoft_unavailable"] * 40)
+
+    clock.now += timedelta(seconds=1)
+    for tid in tids[10:]:
+        with contextlib.suppress(SignInRefused):
+            await keys.lookup(tid, "k1")
+    assert microsoft.fetches == 20
+
+
+async def test_a_directory_refused_by_the_global_limit_is_not_held_back_by_its_own_window(
+    microsoft: Microsoft, clock: Clock
+) -> None:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(microsoft.handle))
+    keys = SigningKeys(http, "https://login.test", clock, max_fetches_per_second=1)
+    await keys.lookup(TID, "k1")
+    other = str(uuid.uuid4())
+    with pytest.raises(SignInRefused):
+        await keys.lookup(other, "k1")
+    clock.now += timedelta(seconds=1)
+    assert (await keys.lookup(other, "k1"))[0] is not None

@@ -93,17 +93,18 @@ async def refused_code(id_token: str, **kw: Any) -> str:
 async def test_a_valid_v2_token_names_the_person_by_tid_and_oid() -> None:
     oid = str(uuid.uuid4())
     person = await check(token(oid=oid))
-    assert (person.tid, person.oid, person.name, person.email) == (
+    assert (person.tid, person.oid, person.name, person.email.address) == (
         TID,
         oid,
         "Adele Vance",
         "adele@contoso.com",
     )
+    assert (person.email.source, person.email.verified) == ("email", False)
 
 
 async def test_a_valid_v1_token_is_checked_against_the_v1_issuer() -> None:
     person = await check(token(ver="1.0", iss=f"https://sts.windows.net/{TID}/", email=None, upn="adele@contoso.com"))
-    assert person.email == "adele@contoso.com"
+    assert (person.email.address, person.email.source) == ("adele@contoso.com", "upn")
 
 
 async def test_a_v1_token_with_a_v2_issuer_is_refused() -> None:

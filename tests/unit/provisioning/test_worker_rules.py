@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import seal_token
+from kutamo_contracts.sealing import Binding, SealingKeys, seal_token
 from kutamo_provisioning import avatars
 from kutamo_provisioning.config import ConfigError, from_env
 from kutamo_provisioning.errors import ProcessingFailed, describe
@@ -109,13 +109,14 @@ async def test_whatever_the_graph_client_raises_becomes_a_processing_failure_wit
         async def profile(self, sent: str) -> None:
             raise KeyError(f"no route for {sent}")
 
-    key, event_id, now = b"k" * 32, str(uuid.uuid4()), datetime.now(UTC)
+    keys, now = SealingKeys(b"k" * 32), datetime.now(UTC)
+    binding = Binding(str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4()))
     event = UserSignedIn(
-        event_id=event_id, tenant_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), azure_tid=str(uuid.uuid4()),
-        azure_oid=str(uuid.uuid4()), signed_in_at=now, login_code="contoso",
-        sealed_graph_token=seal_token(key, event_id, token, now + timedelta(minutes=5)),
+        event_id=binding.event_id, tenant_id=binding.tenant_id, user_id=binding.user_id,
+        azure_tid=str(uuid.uuid4()), azure_oid=binding.azure_oid, signed_in_at=now, login_code="contoso",
+        sealed_graph_token=seal_token(keys, binding, token, now + timedelta(minutes=5)),
     )  # fmt: skip
-    provisioner = Provisioner(BrokenGraph(), key, lambda: datetime.now(UTC), Metrics())  # type: ignore[arg-type]
+    provisioner = Provisioner(BrokenGraph(), keys, lambda: datetime.now(UTC), Metrics())  # type: ignore[arg-type]
 
     with pytest.raises(ProcessingFailed) as raised:
         await provisioner.details(event)

@@ -18,6 +18,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
+from kutamo_identity.erasure.controller import ErasureController
+from kutamo_identity.erasure.service import ErasureService
 from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
@@ -25,8 +27,10 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.scim import routes as scim
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
+from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
 from kutamo_identity.setup.admin import SetupLinkService
@@ -38,8 +42,29 @@ from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.service import SignInService
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_identity.tenants.auth import Authenticator
-from kutamo_identity.tenants.controller import TenantsController
+from kutamo_identity.tenants.controller import OperatorsController, TenantsController
+from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+
+
+def _provide_operators(state: State) -> OperatorService:
+    service: OperatorService = state.operators
+    return service
+
+
+def _provide_erasure(state: State) -> ErasureService:
+    service: ErasureService = state.erasure
+    return service
+
+
+def _administration(state: State, pool: asyncpg.Pool, config: Config, clock: Clock, new_id: IdFactory) -> None:
+    """The use cases of admins and operators: tenants, erasure, setup links, operator keys, auth."""
+    state.tenant_admin = TenantAdminService(pool, config, clock)
+    state.erasure = ErasureService(pool, clock, new_id)
+    state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
+    state.operators = OperatorService(pool, clock)
+    state.setup_service = SetupService(pool, config, clock, state.tenant_admin)
+    state.authenticator = Authenticator(pool, config.operator_key)
 
 
 def create_app(
@@ -57,13 +82,17 @@ def create_app(
         metrics=metrics,
         retention=timedelta(hours=config.outbox_retention_hours),
     )
-    sessions = SessionIssuer(config.public_base_url, config.session_ttl_seconds)
+    sessions = SessionIssuer(
+        config.public_base_url,
+        config.session_ttl_seconds,
+        rotation=timedelta(hours=config.session_key_rotation_hours),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
-        await sessions.publish(pool, clock())
+        await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
         keys = SigningKeys(
             http,
@@ -74,11 +103,9 @@ def create_app(
             on_refresh=lambda ok: metrics.key_refreshes.labels("ok" if ok else "failed").inc(),
         )
         app.state.db_pool = pool
+        app.state.rate_limiter = ClientRateLimiter(config.rate_limit_per_minute, clock)
         app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
-        app.state.tenant_admin = TenantAdminService(pool, config, clock)
-        app.state.setup_links = SetupLinkService(pool, config.public_base_url, clock)
-        app.state.setup_service = SetupService(pool, config, clock, app.state.tenant_admin)
-        app.state.authenticator = Authenticator(pool, config.operator_key)
+        _administration(app.state, pool, config, clock, new_id)
         app.state.pipeline = PipelineView(
             pool,
             config.kafka_bootstrap_servers,
@@ -91,6 +118,7 @@ def create_app(
         relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
         chores = [
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
+            asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
             asyncio.create_task(watch_readiness(pool, relay, metrics), name="readiness"),
         ]
@@ -151,6 +179,8 @@ def create_app(
         route_handlers=[
             SignInController,
             TenantsController,
+            OperatorsController,
+            ErasureController,
             SetupLinksController,
             SetupSessionController,
             SetupApiController,
@@ -165,7 +195,9 @@ def create_app(
             "db_pool": Provide(provide_pool, sync_to_thread=False),
             "signin_service": Provide(provide_signin, sync_to_thread=False),
             "tenant_admin": Provide(provide_tenant_admin, sync_to_thread=False),
+            "erasure": Provide(_provide_erasure, sync_to_thread=False),
             "setup_links": Provide(provide_setup_links, sync_to_thread=False),
+            "operators": Provide(_provide_operators, sync_to_thread=False),
             "setup_service": Provide(provide_setup_service, sync_to_thread=False),
             "authenticator": Provide(provide_authenticator, sync_to_thread=False),
             "pipeline": Provide(provide_pipeline, sync_to_thread=False),
@@ -205,12 +237,27 @@ def create_app(
 
 
 async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float = 600) -> None:
-    """Forget expired nonces, verification codes and setup sessions; a failure waits for the next round."""
+    """Forget expired nonces, verification codes, setup sessions and retired session keys; a failure waits
+    for the next round."""
     while True:
         try:
             async with operator_transaction(pool) as conn:
                 await secrets.forget_expired(conn, clock())
                 await setup_sessions.forget_expired(conn, clock())
+                await session_keys.forget_retired(conn, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every_seconds)
+
+
+async def _keep_session_keys_published(
+    pool: asyncpg.Pool, sessions: SessionIssuer, clock: Clock, every_seconds: float = 60
+) -> None:
+    """Publish each next session key a period ahead; sign-ins also publish before they sign, so a failed
+    round here only shortens the lead time."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            await sessions.publish_due(pool, clock())
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            logging.getLogger(__name__).warning("session key publication failed", extra={"error": type(exc).__name__})

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from kutamo_contracts.sealing import parse_key
+from kutamo_contracts.sealing import SealingKeys, parse_keys
 
 # Every variable the service reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
@@ -13,6 +13,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the provisioning worker"),
+    "TOKEN_SEALING_KEY_PREVIOUS": (
+        False,
+        "The sealing key being retired during a rotation: still opens tokens, never seals (default none)",
+    ),
     "AZURE_LOGIN_BASE_URL": (False, "Microsoft login host (default https://login.microsoftonline.com)"),
     "PUBLIC_BASE_URL": (
         False,
@@ -30,6 +34,11 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
     "PORT": (False, "Port to listen on (default 8000)"),
     "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
+    "SESSION_KEY_ROTATION_HOURS": (
+        False,
+        "Each process starts signing sessions with a new key this often; the next key is published one "
+        "period ahead (default 24)",
+    ),
     "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Microsoft tokens (default 120)"),
     "GRAPH_TOKEN_TTL_SECONDS": (
         False,
@@ -57,6 +66,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "Hours published outbox rows are kept before the relay deletes them (default 168)",
     ),
+    "RATE_LIMIT_PER_MINUTE": (
+        False,
+        "Requests a client address may make per minute to the public endpoints, per process (default 600)",
+    ),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -68,7 +81,7 @@ class ConfigError(Exception):
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     kafka_bootstrap_servers: str
-    token_sealing_key: bytes
+    sealing_keys: SealingKeys
     azure_login_base_url: str
     public_base_url: str
     host: str
@@ -87,6 +100,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     provisioning_base_url: str | None
     log_level: str
     outbox_retention_hours: int = 168
+    session_key_rotation_hours: int = 24
+    rate_limit_per_minute: int = 600
     app_url: str = "http://localhost:8000/app"
     login_popup_timeout_seconds: int = 60
 
@@ -133,7 +148,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     if missing:
         raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
     try:
-        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+        sealing_keys = parse_keys(environ["TOKEN_SEALING_KEY"], environ.get("TOKEN_SEALING_KEY_PREVIOUS"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     public_base_url = _url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https"))
@@ -143,7 +158,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     return Config(
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
-        token_sealing_key=sealing_key,
+        sealing_keys=sealing_keys,
         azure_login_base_url=_url(
             environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")
         ),
@@ -153,6 +168,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         host=environ.get("HOST", "127.0.0.1"),
         port=_int(environ, "PORT", 8000, 1, 65535),
         session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),
+        session_key_rotation_hours=_int(environ, "SESSION_KEY_ROTATION_HOURS", 24, 1, 24 * 30),
         clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
         graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", 600, 60, 7200),
         login_nonce_ttl_seconds=_int(environ, "LOGIN_NONCE_TTL_SECONDS", 600, 30, 3600),
@@ -170,4 +186,5 @@ def from_env(environ: Mapping[str, str]) -> Config:
         ),
         log_level=level,
         outbox_retention_hours=_int(environ, "OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365),
+        rate_limit_per_minute=_int(environ, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
     )

@@ -7,6 +7,7 @@
      ├── Forbidden                403  a key of another tenant or too small a scope
      ├── Conflict                 409  e.g. login_code_taken
      ├── SignInRefused            401/403  the Microsoft token or the connection says no
+     ├── TooManyRequests          429  rate_limited, with Retry-After
      └── Unavailable              503  a dependency is down
 
 A JSON body nested too deeply to decode is a BadRequest too (BodyDepthGuardedRequest), not a 500.
@@ -73,13 +74,31 @@ class SignInRefused(IdentityError):
     title = "Sign-in refused"
 
 
+class TooManyRequests(IdentityError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "rate_limited",
+            f"Too many requests from your address; try again in {retry_after} second{'s' if retry_after != 1 else ''}.",
+        )
+        self.retry_after = retry_after
+
+
 class Unavailable(IdentityError):
     status = 503
     title = "Temporarily unavailable"
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, instance: str, admin_hint: str | None = None
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str,
+    admin_hint: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[dict[str, object]]:
     body: dict[str, object] = {
         "type": TYPE_BASE + code.replace("_", "-"),
@@ -91,11 +110,12 @@ def problem(
     }
     if admin_hint:
         body["admin_hint"] = admin_hint
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def handle_identity_error(request: Request[Any, Any, Any], exc: IdentityError) -> Response[dict[str, object]]:
-    return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.admin_hint)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.admin_hint, headers)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
@@ -184,6 +204,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
         404: "Not found",
         409: "Conflict, e.g. a login code in use",
         410: "Gone, e.g. an expired or withdrawn setup link",
+        429: "Too many requests from this client; retry after Retry-After seconds",
         503: "A dependency is unavailable; retry later",
     }
     return {

@@ -1,16 +1,18 @@
-"""Liveness, readiness and the published session keys."""
+"""Liveness, readiness, the published session keys, and the metrics (for operators: they list tenant ids)."""
 
 import asyncio
 from typing import Any
 
 import asyncpg
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from kutamo_identity.errors import problem_responses
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.seams import Clock
 from kutamo_identity.sessions.issuer import published_keys
+from kutamo_identity.tenants.auth import Authenticator, require_operator
 
 
 async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]:
@@ -50,8 +52,17 @@ class HealthController(Controller):
         metrics.ready.set(1 if ok else 0)
         return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    @get("/metrics", summary="Prometheus metrics", media_type="text/plain; version=0.0.4")
-    async def metrics(self, metrics: IdentityMetrics) -> Response[bytes]:
+    @get(
+        "/metrics",
+        summary="Prometheus metrics (operator key: they name tenants)",
+        media_type="text/plain; version=0.0.4",
+        responses=problem_responses(401, 403),
+        security=[{"apiKey": []}],
+    )
+    async def metrics(
+        self, request: Request[Any, Any, Any], authenticator: Authenticator, metrics: IdentityMetrics
+    ) -> Response[bytes]:
+        require_operator(await authenticator.principal(request.headers.get("authorization")))
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @get("/.well-known/jwks.json", summary="Public keys that verify Kutamo session tokens")

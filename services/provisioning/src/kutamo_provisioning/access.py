@@ -5,6 +5,7 @@ of a user the directory deactivated or deleted (issue 16) is refused as soon as 
 that lifecycle event, not only when the session expires.
 """
 
+import contextlib
 import hashlib
 import hmac
 import uuid
@@ -16,6 +17,7 @@ from litestar import Request
 
 from kutamo_provisioning.errors import ApiError
 from kutamo_provisioning.sessions import SessionVerifier
+from kutamo_provisioning.tenancy import tenant_transaction, worker_transaction
 
 OPERATOR_HEADER = "x-operator-key"
 
@@ -26,6 +28,10 @@ class Caller(msgspec.Struct, frozen=True):
 
     def may_read(self, tenant_id: uuid.UUID) -> bool:
         return self.tenant_id is None or self.tenant_id == tenant_id
+
+    def transaction(self, pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        """A transaction that sees what this caller may read (row-level security): a tenant, or all."""
+        return worker_transaction(pool) if self.tenant_id is None else tenant_transaction(pool, self.tenant_id)
 
 
 class Access:

@@ -41,6 +41,7 @@ from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProcessingFa
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
 from kutamo_provisioning.seams import Clock
+from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)
 
@@ -183,18 +184,32 @@ class BatchProcessor:
     ) -> tuple[list[users.Item], list[users.Outcome]]:
         """Photos, user records and announcements, in one transaction."""
         items = [item for _, item, _ in ready]
-        async with self._pool.acquire() as conn, conn.transaction():
-            await self._store.put(conn, [photo for _, _, photo in ready if photo is not None], now)
+        photos = [(item.event.tenant_id, photo) for _, item, photo in ready if photo is not None]
+        async with worker_transaction(self._pool) as conn:
+            await self._store.put(conn, photos, now)
             outcomes = await users.apply_batch(conn, items, now)
             await outbox.write(conn, _announcements(items, outcomes, now, self._announce_on, traces), now)
+        await self._sweep({uuid.UUID(i.event.tenant_id) for i, o in zip(items, outcomes, strict=True)
+                           if "avatar_sha256" in o.changed_fields or o.change == "erased"})  # fmt: skip
         return items, outcomes
+
+    async def _sweep(self, tenants: set[uuid.UUID]) -> None:
+        """Delete the avatars this batch left unreferenced, after its commit; a failure here loses nothing
+        (the periodic sweep catches up), so it never fails the batch."""
+        for tenant_id in sorted(tenants):
+            try:
+                async with worker_transaction(self._pool) as conn:
+                    await self._store.sweep(conn, tenant_id)
+            except Exception as exc:
+                log.warning("avatar sweep failed; the periodic sweep will retry",
+                            extra={"tenant_id": str(tenant_id), "error_class": type(exc).__name__})  # fmt: skip
 
     async def _graph_targets(self, events: list[UserSignedIn]) -> set[str]:
         """Event ids worth a Graph read (see the module docstring)."""
         with_token = [e for e in events if e.sealed_graph_token is not None]
         if not with_token:
             return set()
-        async with self._pool.acquire() as conn:
+        async with worker_transaction(self._pool) as conn:
             done = {
                 str(r["event_id"])
                 for r in await conn.fetch(
@@ -294,6 +309,8 @@ def _announcements(
             provisioned_at=now,
             profile_refreshed=r["profile_refreshed"],
             not_refreshed_reason=r["not_refreshed_reason"],
+            email_source=r["email_source"],
+            email_verified=r["email_verified"],
         )
         envelopes.append(
             encode_record(

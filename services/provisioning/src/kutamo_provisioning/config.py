@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from kutamo_contracts.sealing import parse_key
+from kutamo_contracts.sealing import SealingKeys, parse_keys
 from kutamo_contracts.topics import USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN
 
 # Every variable the worker reads: name -> (required, meaning). The README table and the
@@ -14,6 +14,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
     "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
     "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the identity service"),
+    "TOKEN_SEALING_KEY_PREVIOUS": (
+        False,
+        "The sealing key being retired during a rotation: still opens tokens, never seals (default none)",
+    ),
     "IDENTITY_BASE_URL": (
         True,
         "Identity service base URL; its /.well-known/jwks.json verifies session tokens",
@@ -47,6 +51,10 @@ VARIABLES: dict[str, tuple[bool, str]] = {
     "BATCH_MAX_RECORDS": (False, "Most records applied in one database transaction (default 1000)"),
     "BATCHES_IN_FLIGHT": (False, "Batches applied at once, each on its own partitions (default 2)"),
     "GRAPH_CONCURRENCY": (False, "Most Graph reads in flight at once per worker process (default 16)"),
+    "AVATAR_URL_TTL_SECONDS": (
+        False,
+        "How long a signed avatar URL works, at least (at most twice that; default 3600)",
+    ),
     "CORS_ALLOWED_ORIGINS": (
         False,
         "Comma-separated origins of the Kutamo app allowed to read users and avatars from a browser",
@@ -61,7 +69,7 @@ class ConfigError(Exception):
 class Config(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     kafka_bootstrap_servers: str
-    token_sealing_key: bytes
+    sealing_keys: SealingKeys
     identity_base_url: str
     session_issuer: str
     clock_skew_seconds: int
@@ -80,6 +88,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     batches_in_flight: int = 2
     graph_concurrency: int = 16
     cors_allowed_origins: list[str] = msgspec.field(default_factory=list)
+    avatar_url_ttl_seconds: int = 3600
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -106,7 +115,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     if missing:
         raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
     try:
-        sealing_key = parse_key(environ["TOKEN_SEALING_KEY"])
+        sealing_keys = parse_keys(environ["TOKEN_SEALING_KEY"], environ.get("TOKEN_SEALING_KEY_PREVIOUS"))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     identity = _url(environ, "IDENTITY_BASE_URL", "", ("http", "https"))
@@ -116,7 +125,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
     return Config(
         database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
         kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
-        token_sealing_key=sealing_key,
+        sealing_keys=sealing_keys,
         identity_base_url=identity,
         session_issuer=_url(environ, "SESSION_ISSUER", identity, ("http", "https")),
         clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
@@ -135,6 +144,7 @@ def from_env(environ: Mapping[str, str]) -> Config:
         batches_in_flight=_int(environ, "BATCHES_IN_FLIGHT", 2, 1, 16),
         graph_concurrency=_int(environ, "GRAPH_CONCURRENCY", 16, 1, 512),
         cors_allowed_origins=_origins(environ),
+        avatar_url_ttl_seconds=_int(environ, "AVATAR_URL_TTL_SECONDS", 3600, 60, 7 * 86400),
     )
 
 

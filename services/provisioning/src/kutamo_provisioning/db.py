@@ -9,6 +9,8 @@ from importlib import resources
 
 import asyncpg
 
+from kutamo_provisioning.tenancy import APP_ROLE
+
 log = logging.getLogger(__name__)
 
 SCHEMA = "provisioning"
@@ -24,23 +26,25 @@ _RECORD = "insert into provisioning.schema_migrations (name) values ($1)"
 
 
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """The worker's pool: every connection acts as kutamo_provisioning_app, bound by row-level security."""
     pool = await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": SCHEMA, "application_name": "kutamo-provisioning"},
+        server_settings={"search_path": SCHEMA, "application_name": "kutamo-provisioning", "role": APP_ROLE},
     )
     assert pool is not None
     return pool
 
 
 async def migrate(conn: asyncpg.Connection) -> list[str]:
-    """Apply the migrations not yet applied; return their names."""
+    """Apply the migrations not yet applied, as the login role (it owns the schema); return their names."""
     files = sorted(
         (f for f in resources.files("kutamo_provisioning.migrations").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     applied: list[str] = []
+    await conn.execute("set role none")  # a pool connection acts as the app role; the owner migrates
     await conn.execute("select pg_advisory_lock($1)", _LOCK_ID)
     try:
         await conn.execute(_CREATE_SCHEMA)
@@ -56,4 +60,5 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             log.info("migration applied", extra={"migration": file.name})
     finally:
         await conn.execute("select pg_advisory_unlock($1)", _LOCK_ID)
+        await conn.execute("reset role")
     return applied

@@ -9,10 +9,10 @@ Anything else raised while the token is open becomes ProcessingFailed, its messa
 import logging
 
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import SealedTokenError, open_token
+from kutamo_contracts.sealing import Binding, SealedTokenError, SealingKeys, open_token
 from kutamo_provisioning import avatars
 from kutamo_provisioning.errors import ProcessingFailed, ProvisioningError
-from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, TokenRefused
+from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, Profile, TokenRefused
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.users import Details
@@ -27,13 +27,31 @@ def storable(text: str | None) -> str | None:
 
 def from_claims(event: UserSignedIn, reason: str) -> Details:
     """The id_token's claims only: title and avatar stay as they were, marked not refreshed."""
-    return Details(name=storable(event.name), email=storable(event.email), not_refreshed_reason=reason)
+    return Details(
+        name=storable(event.name), email=storable(event.email), not_refreshed_reason=reason,
+        email_source=event.email_source if event.email else None,
+        email_verified=bool(event.email and event.email_verified),
+    )  # fmt: skip
+
+
+def email_from_graph(profile: Profile, event: UserSignedIn) -> tuple[str | None, str | None, bool]:
+    """(address, source, verified): Graph's `mail`, else the id_token's, else the user principal name.
+
+    Graph's `mail` and user principal name are whatever the directory's admins set: never verified.
+    """
+    if profile.mail:
+        return profile.mail, "graph_mail", False
+    if event.email:
+        return event.email, event.email_source, event.email_verified
+    if profile.user_principal_name:
+        return profile.user_principal_name, "graph_user_principal_name", False
+    return None, None, False
 
 
 class Provisioner:
-    def __init__(self, graph: GraphClient, sealing_key: bytes, clock: Clock, metrics: Metrics) -> None:
+    def __init__(self, graph: GraphClient, sealing_keys: SealingKeys, clock: Clock, metrics: Metrics) -> None:
         self._graph = graph
-        self._key = sealing_key
+        self._keys = sealing_keys
         self._clock = clock
         self._metrics = metrics
 
@@ -55,9 +73,12 @@ class Provisioner:
             raise
         except Exception as exc:  # e.g. a token httpx cannot put in a header; never let its text escape
             raise ProcessingFailed(exc, hide=(token,)) from None
+        email, email_source, email_verified = email_from_graph(profile, event)
         details = Details(
             name=storable(profile.display_name or event.name),
-            email=storable(profile.mail or event.email or profile.user_principal_name),
+            email=storable(email),
+            email_source=email_source,
+            email_verified=email_verified,
             title=storable(profile.job_title),
             title_known=True,
             avatar_sha256=avatars.content_hash(photo) if photo else None,
@@ -88,7 +109,8 @@ class Provisioner:
         if event.sealed_graph_token is None:
             return None, "no_graph_token"
         try:
-            return open_token(self._key, event.event_id, event.sealed_graph_token, self._clock()), ""
+            binding = Binding(event.event_id, event.tenant_id, event.user_id, event.azure_oid)
+            return open_token(self._keys, binding, event.sealed_graph_token, self._clock()), ""
         except SealedTokenError as exc:
             expired = "expired" in str(exc)
             log.info("graph token not usable; using the id_token's claims", extra={"event_id": event.event_id})

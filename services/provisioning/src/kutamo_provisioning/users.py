@@ -13,15 +13,17 @@ import msgspec
 
 from kutamo_contracts.events import UserSignedIn
 
-Change = Literal["created", "updated", "unchanged", "stale", "duplicate"]
+Change = Literal["created", "updated", "unchanged", "stale", "duplicate", "erased"]
 FIELDS = ("name", "email", "title", "avatar_sha256")
 COLUMNS = (
     "user_id", "tenant_id", "azure_tid", "azure_oid", "name", "email", "title", "avatar_sha256", "signed_in_at",
     "source_event_id", "profile_refreshed", "not_refreshed_reason", "profile_refreshed_at", "created_at", "updated_at",
+    "email_source", "email_verified",
 )  # fmt: skip
 _TYPES = (
     "uuid", "uuid", "uuid", "uuid", "text", "text", "text", "text", "timestamptz",
     "uuid", "bool", "text", "timestamptz", "timestamptz", "timestamptz",
+    "text", "bool",
 )  # fmt: skip
 _KEPT_ON_CONFLICT = {"user_id", "created_at"}
 # The batch travels as one JSON document, unpacked by PostgreSQL: far cheaper than binding an array
@@ -48,6 +50,9 @@ class Details(msgspec.Struct, frozen=True, kw_only=True):
     avatar_sha256: str | None = None
     avatar_known: bool = False
     not_refreshed_reason: str | None = None
+    email_source: str | None = None
+    """`graph_mail`, `graph_user_principal_name` or the id_token claim the email came from."""
+    email_verified: bool = False
 
 
 class Item(msgspec.Struct, frozen=True):
@@ -67,11 +72,22 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
     fresh = {
         str(row[0])
         for row in await conn.fetch(
-            "insert into processed_events (event_id, outcome, processed_at)"
-            " select unnest(string_to_array($1, ',')::uuid[]), 'applied', $2"
+            "insert into processed_events (event_id, tenant_id, user_id, outcome, processed_at)"
+            " select unnest(string_to_array($1, ',')::uuid[]), unnest(string_to_array($2, ',')::uuid[]),"
+            " unnest(string_to_array($3, ',')::uuid[]), 'applied', $4"
             " on conflict (event_id) do nothing returning event_id",
             ",".join(i.event.event_id for i in items),
+            ",".join(i.event.tenant_id for i in items),
+            ",".join(i.event.user_id for i in items),
             now,
+        )
+    }
+    # A user erased before (a replayed or late sign-in of theirs) is never provisioned again.
+    erased = {
+        str(row[0])
+        for row in await conn.fetch(
+            "select user_id from erased_users where user_id = any(string_to_array($1, ',')::uuid[])",
+            ",".join({i.event.user_id for i in items}),
         )
     }
     rows = await conn.fetch(
@@ -88,6 +104,9 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
             outcomes.append(Outcome(change="duplicate"))
             continue
         fresh.discard(event_id)  # the same event twice in one batch: the second is a duplicate
+        if user_id in erased:
+            outcomes.append(Outcome(change="erased"))
+            continue
         before = state.get(user_id)
         if before is not None and _stale(before, item.event):
             outcomes.append(Outcome(change="stale"))
@@ -103,9 +122,10 @@ async def apply_batch(conn: asyncpg.Connection, items: list[Item], now: datetime
             if user_id not in written:  # another worker wrote a newer sign-in first
                 for position in positions:
                     outcomes[position] = Outcome(change="stale")
-    stale = [i.event.event_id for i, o in zip(items, outcomes, strict=True) if o.change == "stale"]
-    if stale:
-        await conn.execute("update processed_events set outcome = 'stale' where event_id = any($1::uuid[])", stale)
+    for change in ("stale", "erased"):
+        ids = [i.event.event_id for i, o in zip(items, outcomes, strict=True) if o.change == change]
+        if ids:
+            await conn.execute("update processed_events set outcome = $2 where event_id = any($1::uuid[])", ids, change)
     return outcomes
 
 
@@ -126,6 +146,8 @@ def _merge(before: Record | None, item: Item, now: datetime) -> Record:
         "azure_oid": event.azure_oid,
         "name": details.name if details.name is not None else old.get("name"),
         "email": details.email if details.email is not None else old.get("email"),
+        "email_source": details.email_source if details.email is not None else old.get("email_source"),
+        "email_verified": details.email_verified if details.email is not None else old.get("email_verified", False),
         "title": details.title if details.title_known else old.get("title"),
         "avatar_sha256": details.avatar_sha256 if details.avatar_known else old.get("avatar_sha256"),
         "signed_in_at": event.signed_in_at,

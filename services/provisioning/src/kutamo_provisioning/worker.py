@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
@@ -16,10 +17,12 @@ from litestar.di import Provide
 from kutamo_provisioning import db
 from kutamo_provisioning.access import Access
 from kutamo_provisioning.api import EXCEPTION_HANDLERS, UsersController
-from kutamo_provisioning.avatars import PostgresAvatarStore
+from kutamo_provisioning.avatar_urls import AvatarUrls
+from kutamo_provisioning.avatars import AvatarStore, PostgresAvatarStore
 from kutamo_provisioning.batch import BatchProcessor
 from kutamo_provisioning.config import Config
 from kutamo_provisioning.consumer import SignInConsumer
+from kutamo_provisioning.erasure import ErasureConsumer
 from kutamo_provisioning.graph import GraphClient
 from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
@@ -27,10 +30,12 @@ from kutamo_provisioning.provisioner import Provisioner
 from kutamo_provisioning.relay_process import RelayProcess
 from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
+from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)
 
 _SHUTDOWN_SECONDS = 20.0
+_SWEEP_SECONDS = 300.0
 
 
 def create_app(
@@ -52,7 +57,7 @@ def create_app(
             timeout=httpx.Timeout(float(config.graph_timeout_seconds)), transport=transport, limits=limits
         )
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
-        provisioner = Provisioner(graph, config.token_sealing_key, clock, metrics)
+        provisioner = Provisioner(graph, config.sealing_keys, clock, metrics)
         relay = RelayProcess(config.database_url, config.kafka_bootstrap_servers, config.log_level, metrics)
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,
@@ -73,12 +78,16 @@ def create_app(
             config.batches_in_flight,
             also=(config.lifecycle_topic,),
         )
+        erasures = ErasureConsumer(config.kafka_bootstrap_servers, config.kafka_consumer_group, pool, store,
+                                   metrics, clock, consumer.stopping)  # fmt: skip
         sessions = SessionVerifier(http, config.identity_base_url, config.session_issuer, config.clock_skew_seconds)
         access = Access(sessions, config.operator_key, pool)
         app.state.update(db_pool=pool, consumer=consumer, relay=relay, access=access)
         tasks = [
             asyncio.create_task(_keep_running("consumer", consumer.run, consumer.stopping), name="consumer"),
             asyncio.create_task(relay.run(consumer.stopping), name="outbox-relay"),
+            asyncio.create_task(_keep_running("erasures", erasures.run, consumer.stopping), name="erasures"),
+            asyncio.create_task(_sweep_avatars(pool, store, consumer.stopping), name="avatar-sweep"),
         ]
         gauge = asyncio.create_task(keep_ready_gauge(pool, consumer, metrics), name="ready-gauge")
         _tune_gc()
@@ -103,6 +112,9 @@ def create_app(
     dependencies = {n: Provide(from_state(n), sync_to_thread=False) for n in ("db_pool", "consumer", "relay", "access")}
     dependencies["metrics"] = Provide(lambda: metrics, sync_to_thread=False)
     dependencies["avatar_store"] = Provide(lambda: store, sync_to_thread=False)
+    urls = AvatarUrls(config.sealing_keys, config.avatar_url_ttl_seconds)
+    dependencies["avatar_urls"] = Provide(lambda: urls, sync_to_thread=False)
+    dependencies["clock"] = Provide(lambda: clock, sync_to_thread=False)
     return Litestar(
         route_handlers=[UsersController, HealthController],
         lifespan=[lifespan],
@@ -114,6 +126,23 @@ def create_app(
         else None,
         logging_config=None,
     )
+
+
+async def _sweep_avatars(pool: asyncpg.Pool, store: AvatarStore, stopping: asyncio.Event) -> None:
+    """Every few minutes, delete avatars no user references (batches sweep what they replace at once;
+    this catches what a crash or a locked row left behind)."""
+    while not stopping.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), _SWEEP_SECONDS)
+        if stopping.is_set():
+            return
+        try:
+            async with worker_transaction(pool) as conn:
+                swept = await store.sweep(conn)
+            if swept:
+                log.info("unreferenced avatars deleted", extra={"avatars": swept})
+        except Exception as exc:
+            log.warning("avatar sweep failed; retrying later", extra={"error_class": type(exc).__name__})
 
 
 def _tune_gc() -> None:

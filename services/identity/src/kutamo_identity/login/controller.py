@@ -15,6 +15,7 @@ from kutamo_identity.errors import NotFound
 from kutamo_identity.login import pages
 from kutamo_identity.login.headers import page_headers
 from kutamo_identity.login.urls import ASSETS_PATH, CALLBACK_PATH, callback_url
+from kutamo_identity.ratelimit import rate_limited
 from kutamo_identity.signin.service import SignInService
 
 __all__ = ["AssetsController", "LoginPagesController"]
@@ -42,7 +43,10 @@ def _html(body: str, status: int = 200, **sources: tuple[str, ...]) -> Response[
 
 
 class LoginPagesController(Controller):
+    """Pages for people, public: each client address is rate limited (assets are not)."""
+
     include_in_schema = False
+    guards = [rate_limited]  # noqa: RUF012 - Litestar's declaration style
 
     @get("/login")
     async def choose(

@@ -12,6 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from kutamo_identity.errors import problem_responses
+from kutamo_identity.ratelimit import rate_limited
 from kutamo_identity.setup.admin import SetupLinkService
 from kutamo_identity.setup.links import SETUP_PATH
 from kutamo_identity.setup.schemas import (
@@ -71,7 +72,8 @@ class SetupSessionController(Controller):
         "/session",
         status_code=204,
         summary="Exchange a setup link's secret for a setup session cookie",
-        responses=problem_responses(400, 403, 404, 410),
+        responses=problem_responses(400, 403, 404, 410, 429),
+        guards=[rate_limited],  # public: anyone may guess at links
     )
     async def open_session(
         self, data: SetupSessionOpen, request: Request[Any, Any, State], setup_service: SetupService

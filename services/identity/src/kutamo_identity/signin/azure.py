@@ -33,7 +33,7 @@ class MicrosoftIdentity(msgspec.Struct, frozen=True, kw_only=True):
     tid: str
     oid: str
     name: str | None
-    email: str | None
+    email: rules.Email
 
 
 class Expectations(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +70,8 @@ def _check_directory(connection: Connection, tid: str, verifying: bool) -> None:
     if connection.status == "disabled":
         raise refuse("connection_disabled")
     if connection.directory_id is None:
-        if verifying and tid != PERSONAL_ACCOUNTS_TID:
+        proposed = connection.proposed_directory_id
+        if verifying and tid != PERSONAL_ACCOUNTS_TID and proposed in (None, tid):
             return
         raise refuse("directory_not_allowed" if verifying else "connection_pending_verification")
     if tid != connection.directory_id:
@@ -112,6 +113,8 @@ async def validate(
     rules.check_audience(claims, connection.application_id)
     rules.check_nonce(claims, expect.nonce)
     rules.check_at_hash(claims, expect.access_token)
+    if not connection.allow_guests and rules.is_guest(claims, tid):
+        raise refuse("guest_not_allowed")
     name = claims.get("name")
     return MicrosoftIdentity(
         tid=tid,

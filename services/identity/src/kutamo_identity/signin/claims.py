@@ -6,6 +6,8 @@ import hmac
 import re
 from typing import Any
 
+import msgspec
+
 from kutamo_identity.signin.refusals import refuse
 
 REQUIRED = ("iss", "aud", "sub", "oid", "tid", "exp", "iat")
@@ -69,10 +71,32 @@ def check_at_hash(claims: dict[str, Any], access_token: str | None) -> None:
         raise refuse("access_token_mismatch")
 
 
-def email_of(claims: dict[str, Any]) -> str | None:
+class Email(msgspec.Struct, frozen=True, kw_only=True):
+    """The address a token names, which claim it came from, and whether Microsoft says it is verified."""
+
+    address: str | None = None
+    source: str | None = None
+    """`email`, `preferred_username`, `upn` or `unique_name`; None when the token names no address."""
+    verified: bool = False
+    """Only `xms_edov` (the email domain's owner verified it) makes it true, and only for `email`."""
+
+
+def email_of(claims: dict[str, Any]) -> Email:
     """Informative only, never an identity key: email, else the v2/v1 user names."""
     for name in ("email", "preferred_username", "upn", "unique_name"):
         value = claims.get(name)
         if isinstance(value, str) and value:
-            return value
-    return None
+            verified = name == "email" and claims.get("xms_edov") in (True, 1, "1", "true", "True")
+            return Email(address=value, source=name, verified=verified)
+    return Email()
+
+
+def is_guest(claims: dict[str, Any], tid: str) -> bool:
+    """A B2B guest: an account whose home is another directory or a personal account (`idp` names another
+    issuer than this directory's, e.g. `live.com` or `https://sts.windows.net/<home tid>/`), or `acct` = 1."""
+    if claims.get("acct") in (1, "1"):
+        return True
+    idp = claims.get("idp")
+    if idp is None:
+        return False
+    return idp not in (claims.get("iss"), V1_ISSUER.format(tid=tid), f"https://login.microsoftonline.com/{tid}/v2.0")

@@ -93,6 +93,22 @@ CATALOGUE: dict[str, Refusal] = {
         "This verification link is not valid any more. Ask for a new verification code.",
         "Verification codes are single use and expire after an hour; create a new one.",
     ),
+    "guest_not_allowed": Refusal(
+        403,
+        "You are signing in as a guest of this organisation (your account's home is another organisation or a "
+        "personal Microsoft account). Guests cannot sign in here; use an account of this organisation itself.",
+        "Guests (B2B accounts invited into your directory) are refused by default. To let them sign in, set "
+        "allow_guests to true on the connection (admin API PUT /v1/tenants/{id}/azure-ad, the setup page's API, "
+        "or the CLI's --allow-guests).",
+    ),
+    "directory_already_bound": Refusal(
+        409,
+        "This Azure AD directory already signs in to another Kutamo organisation with this application, so it "
+        "cannot be verified here. Please contact your IT admin.",
+        "Kutamo binds one (Application ID, directory) pair to one organisation. If both organisations are "
+        "yours, ask Kutamo support to approve this one for the directory, then sign in with a new "
+        "verification code.",
+    ),
     "microsoft_unavailable": Refusal(
         503, "Microsoft's sign-in service cannot be reached right now. Wait a minute and sign in again."
     ),

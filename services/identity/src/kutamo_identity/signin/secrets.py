@@ -1,7 +1,7 @@
-"""Single-use secrets of the sign-in path: login nonces and verification codes.
+"""Single-use verification codes of the sign-in path (login nonces are in nonces.py).
 
-Both are random, handed out once, stored only as a SHA-256 hash, expire, and are consumed atomically
-(`used_at is null` in the same UPDATE), so a replay or a race of two sign-ins lets exactly one through.
+Random, handed out once, stored only as a SHA-256 hash, expire, and consumed atomically (`used_at is
+null` in the same UPDATE), so a replay or a race of two sign-ins lets exactly one through.
 """
 
 import hashlib
@@ -16,41 +16,18 @@ def _hash(value: str) -> bytes:
     return hashlib.sha256(value.encode()).digest()
 
 
-async def issue_nonce(
-    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta
-) -> str:
-    nonce = secrets.token_urlsafe(32)
-    await conn.execute(
-        "insert into login_nonces (nonce_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)",
-        _hash(nonce),
-        tenant_id,
-        now,
-        now + ttl,
-    )
-    return nonce
-
-
-async def consume_nonce(conn: asyncpg.Connection, nonce: str, tenant_id: uuid.UUID, now: datetime) -> bool:
-    used = await conn.fetchval(
-        "update login_nonces set used_at = $3 where nonce_hash = $1 and tenant_id = $2"
-        " and used_at is null and expires_at > $3 returning true",
-        _hash(nonce),
-        tenant_id,
-        now,
-    )
-    return bool(used)
-
-
 async def issue_verification_code(
-    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta
+    conn: asyncpg.Pool | asyncpg.Connection, tenant_id: uuid.UUID, now: datetime, ttl: timedelta, created_by: str
 ) -> str:
     code = secrets.token_urlsafe(24)
     await conn.execute(
-        "insert into verification_codes (code_hash, tenant_id, created_at, expires_at) values ($1, $2, $3, $4)",
+        "insert into verification_codes (code_hash, tenant_id, created_at, expires_at, created_by)"
+        " values ($1, $2, $3, $4, $5)",
         _hash(code),
         tenant_id,
         now,
         now + ttl,
+        created_by,
     )
     return code
 
@@ -70,20 +47,22 @@ async def verification_code_valid(
 
 async def consume_verification_code(
     conn: asyncpg.Connection, code: str, tenant_id: uuid.UUID, directory_id: str, now: datetime
-) -> bool:
-    used = await conn.fetchval(
+) -> dict[str, object] | None:
+    """Consume the code; who created it and when (for the audit log), or None if it cannot be used."""
+    used = await conn.fetchrow(
         "update verification_codes set used_at = $3, pinned_directory_id = $4 where code_hash = $1"
-        " and tenant_id = $2 and used_at is null and expires_at > $3 returning true",
+        " and tenant_id = $2 and used_at is null and expires_at > $3 returning created_by, created_at",
         _hash(code),
         tenant_id,
         now,
         uuid.UUID(directory_id),
     )
-    return bool(used)
+    return dict(used) if used else None
 
 
 async def forget_expired(conn: asyncpg.Pool | asyncpg.Connection, now: datetime) -> None:
-    """Housekeeping: nonces and codes a day past their expiry are of no use to anyone."""
+    """Housekeeping: consumed nonces and codes a day past their expiry are of no use to anyone (an
+    expired nonce is refused by its own MAC-protected expiry)."""
     cutoff = now - timedelta(days=1)
-    await conn.execute("delete from login_nonces where expires_at < $1", cutoff)
+    await conn.execute("delete from consumed_nonces where expires_at < $1", cutoff)
     await conn.execute("delete from verification_codes where expires_at < $1", cutoff)

@@ -10,7 +10,7 @@ import asyncpg
 from kutamo_contracts import logformat
 from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
 from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import seal_token
+from kutamo_contracts.sealing import Binding, seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
@@ -20,7 +20,7 @@ from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.scim import repository as directory
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
-from kutamo_identity.signin import azure, compact, history, microsoft_errors, secrets
+from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.linking import link
 from kutamo_identity.signin.popup import POPUP_HELP
@@ -33,7 +33,8 @@ from kutamo_identity.signin.schemas import (
     SignInResponse,
 )
 from kutamo_identity.tenancy import tenant_transaction
-from kutamo_identity.tenants.repository import Connection, find_by_login_code, pin_directory
+from kutamo_identity.tenants import audit
+from kutamo_identity.tenants.repository import Connection, bound_elsewhere, find_by_login_code, pin_directory
 from kutamo_identity.tenants.rules import LOGIN_CODE
 
 log = logging.getLogger(__name__)
@@ -59,16 +60,18 @@ class SignInService:
         self._metrics = metrics
         self._clock = clock
         self._new_id = new_id
+        self._nonce_key = nonces.derive_key(config.sealing_keys.current)
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)
         if connection.status == "disabled":
             raise self._unknown(login_code)
-        directory = connection.directory_id or "organizations"
+        # A proposed directory is the authority of the verification sign-in: a single-tenant app can only be
+        # reached through its own directory (at /organizations Microsoft answers AADSTS50194).
+        directory = connection.directory_id or connection.proposed_directory_id or "organizations"
         now = self._clock()
-        ttl = timedelta(seconds=self._config.login_nonce_ttl_seconds)
-        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            nonce = await secrets.issue_nonce(conn, connection.tenant_id, now, ttl)
+        expires = (now + timedelta(seconds=self._config.login_nonce_ttl_seconds)).replace(microsecond=0)
+        nonce = nonces.issue(self._nonce_key, connection.tenant_id, expires)
         return LoginConfiguration(
             login_code=connection.login_code,
             organisation_name=connection.tenant_name,
@@ -78,7 +81,7 @@ class SignInService:
             scopes=SCOPES,
             popup_help=POPUP_HELP,
             nonce=nonce,
-            nonce_expires_at=now + ttl,
+            nonce_expires_at=expires,
             status=connection.status,
             sign_in_flow=connection.sign_in_flow,
             redirect_uri=callback_url(self._config.public_base_url),
@@ -127,11 +130,16 @@ class SignInService:
         self._metrics.validation_seconds.observe(time.perf_counter() - started)
         now = self._clock()
         event_id = str(self._new_id())
+        # Outside the transaction: a key is taken as published only once its row is committed.
+        await self._sessions.publish_due(self._pool, now)
         async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            if not await secrets.consume_nonce(conn, request.nonce, connection.tenant_id, now):
+            nonce_expires = nonces.check(self._nonce_key, request.nonce, connection.tenant_id, now)
+            if nonce_expires is None or not await nonces.consume(
+                conn, request.nonce, connection.tenant_id, nonce_expires, now
+            ):
                 raise refuse("nonce_invalid")
             if verifying:
-                await self._pin(conn, connection, request, person.tid, now)
+                await self._pin(conn, connection, request, person, now)
             user_id = str(
                 await link(
                     conn,
@@ -161,8 +169,12 @@ class SignInService:
                 signed_in_at=now,
                 login_code=connection.login_code,
                 name=person.name,
-                email=person.email,
-                sealed_graph_token=self._seal(request, event_id),
+                email=person.email.address,
+                email_source=person.email.source,
+                email_verified=person.email.verified,
+                sealed_graph_token=self._seal(
+                    request, Binding(event_id, str(connection.tenant_id), user_id, person.oid)
+                ),
             )
             envelope = encode_record(
                 USER_SIGNED_IN,
@@ -201,13 +213,31 @@ class SignInService:
 
     @staticmethod
     async def _pin(
-        conn: asyncpg.Connection, connection: Connection, request: SignInRequest, tid: str, now: datetime
+        conn: asyncpg.Connection,
+        connection: Connection,
+        request: SignInRequest,
+        person: azure.MicrosoftIdentity,
+        now: datetime,
     ) -> None:
-        """Consume the verification code and pin the directory, in the sign-in's transaction."""
+        """Consume the verification code and pin the directory, audited, in the sign-in's transaction."""
         code = request.verification_code or ""
-        consumed = await secrets.consume_verification_code(conn, code, connection.tenant_id, tid, now)
-        if not consumed or not await pin_directory(conn, connection.tenant_id, tid, now):
+        issued = await secrets.consume_verification_code(conn, code, connection.tenant_id, person.tid, now)
+        if issued is None:
             raise refuse("verification_invalid")
+        application_id = uuid.UUID(connection.application_id)
+        if await bound_elsewhere(conn, connection.tenant_id, application_id, uuid.UUID(person.tid)):
+            raise refuse("directory_already_bound")
+        if not await pin_directory(conn, connection.tenant_id, person.tid, now):
+            raise refuse("verification_invalid")
+        await audit.record(
+            conn, connection.tenant_id, f"microsoft:{person.tid}/{person.oid}", "azure_ad.directory_verified", now,
+            before={"directory_id": None, "proposed_directory_id": connection.proposed_directory_id},
+            after={
+                "directory_id": person.tid, "application_id": connection.application_id, "status": "active",
+                "verified_by": {"tid": person.tid, "oid": person.oid},
+                "verification_code": {"created_by": issued["created_by"], "created_at": issued["created_at"]},
+            },
+        )  # fmt: skip
 
     async def _remember_refusal(self, tenant_id: uuid.UUID, code: str) -> None:
         """For the tenant's setup page; failing to remember one must not change the answer."""
@@ -227,12 +257,12 @@ class SignInService:
             admin_hint += f" The redirect URI to register: {callback_url(self._config.public_base_url)}"
         return MicrosoftErrorGuidance(code=found.code, detail=found.detail, admin_hint=admin_hint, retry=found.retry)
 
-    def _seal(self, request: SignInRequest, event_id: str) -> str | None:
+    def _seal(self, request: SignInRequest, binding: Binding) -> str | None:
         if request.access_token is None:
             return None
         lifetime = request.access_token_expires_in or self._config.graph_token_ttl_seconds
         expires = self._clock() + timedelta(seconds=lifetime)
-        return seal_token(self._config.token_sealing_key, event_id, request.access_token, expires)
+        return seal_token(self._config.sealing_keys, binding, request.access_token, expires)
 
     async def _connection(self, login_code: str) -> Connection:
         # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).

@@ -1,4 +1,5 @@
 """The audit trail of a tenant's connection and keys: who (which key), when, what, before and after.
+Operators' own actions (their keys) are entries without a tenant, readable by operators only.
 
 Entries are written in the same transaction as the change they describe, and never hold a secret.
 """
@@ -13,7 +14,7 @@ import asyncpg
 
 async def record(
     conn: asyncpg.Connection,
-    tenant_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
     actor: str,
     action: str,
     now: datetime,
@@ -32,10 +33,24 @@ async def page(
 ) -> list[dict[str, Any]]:
     """Newest first; `before_id` continues from the last entry of the previous page."""
     rows = await conn.fetch(
-        "select id, at, actor, action, before, after from audit_log"
+        "select id, tenant_id, at, actor, action, before, after from audit_log"
         " where tenant_id = $1 and ($2::bigint is null or id < $2) order by id desc limit $3",
         tenant_id, before_id, limit,
     )  # fmt: skip
+    return _entries(rows)
+
+
+async def page_all(conn: asyncpg.Connection, limit: int, before_id: int | None) -> list[dict[str, Any]]:
+    """Every entry an operator may read (in an operator transaction): all tenants' and operators' own."""
+    rows = await conn.fetch(
+        "select id, tenant_id, at, actor, action, before, after from audit_log"
+        " where ($1::bigint is null or id < $1) order by id desc limit $2",
+        before_id, limit,
+    )  # fmt: skip
+    return _entries(rows)
+
+
+def _entries(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     return [
         {**dict(r), "before": json.loads(r["before"]) if r["before"] else None,
          "after": json.loads(r["after"]) if r["after"] else None}

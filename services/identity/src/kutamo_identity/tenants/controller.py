@@ -8,9 +8,11 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.params import Parameter
 
+from kutamo_identity.erasure.service import Erasure, ErasureService
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.tenants.auth import Authenticator
 from kutamo_identity.tenants.keys import Principal
+from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.schemas import (
     ApiKey,
     ApiKeyCreate,
@@ -18,6 +20,8 @@ from kutamo_identity.tenants.schemas import (
     AuditPage,
     AzureAdConnection,
     AzureAdConnectionPut,
+    DirectoryApproval,
+    DirectoryApproved,
     Tenant,
     TenantCreate,
     VerificationCode,
@@ -45,6 +49,13 @@ class TenantsController(Controller):
     @get("/{tenant_id:uuid}", summary="A tenant", responses=AUTH)
     async def get_tenant(self, tenant_id: uuid.UUID, who: Principal, tenant_admin: TenantAdminService) -> Tenant:
         return await tenant_admin.get_tenant(who, tenant_id)
+
+    @delete(
+        "/{tenant_id:uuid}", status_code=200, responses=AUTH,
+        summary="Erase a tenant: every user (announced as user-erased), then all it holds (operator)",
+    )  # fmt: skip
+    async def erase_tenant(self, tenant_id: uuid.UUID, who: Principal, erasure: ErasureService) -> Erasure:
+        return await erasure.erase_tenant(who, tenant_id)
 
     @post("/{tenant_id:uuid}/api-keys", status_code=201, summary="Create a tenant-admin key (operator)", responses=AUTH)
     async def create_api_key(
@@ -106,6 +117,17 @@ class TenantsController(Controller):
     ) -> VerificationCode:
         return await tenant_admin.create_verification_code(who, tenant_id)
 
+    @post(
+        "/{tenant_id:uuid}/azure-ad/approve-directory",
+        status_code=201,
+        summary="Let this tenant pin a directory another tenant pinned for the same application (operator)",
+        responses=AUTH,
+    )
+    async def approve_directory(
+        self, tenant_id: uuid.UUID, data: DirectoryApproval, who: Principal, tenant_admin: TenantAdminService
+    ) -> DirectoryApproved:
+        return await tenant_admin.approve_directory(who, tenant_id, data)
+
     @get("/{tenant_id:uuid}/audit-log", summary="Changes to the connection and keys, newest first", responses=AUTH)
     async def audit_log(
         self,
@@ -118,3 +140,38 @@ class TenantsController(Controller):
         ] = None,
     ) -> AuditPage:
         return await tenant_admin.audit_log(who, tenant_id, limit, before)
+
+
+class OperatorsController(Controller):
+    """Operators' own keys and the whole audit stream; operator keys only."""
+
+    path = "/v1"
+    tags = ("operators",)
+    dependencies = {"who": Provide(provide_principal)}  # noqa: RUF012 - Litestar's declaration style
+    security = ({"apiKey": []},)
+
+    @post("/operator-keys", status_code=201, summary="Create an operator key (operator)",
+          responses=problem_responses(400, 401, 403))  # fmt: skip
+    async def create_key(self, data: ApiKeyCreate, who: Principal, operators: OperatorService) -> ApiKeyCreated:
+        return await operators.create_key(who, data)
+
+    @get("/operator-keys", summary="The operator keys, without secrets (operator)", responses=AUTH)
+    async def list_keys(self, who: Principal, operators: OperatorService) -> list[ApiKey]:
+        return await operators.list_keys(who)
+
+    @delete("/operator-keys/{key_id:uuid}", summary="Revoke an operator key (operator)", responses=AUTH)
+    async def revoke_key(self, key_id: uuid.UUID, who: Principal, operators: OperatorService) -> None:
+        await operators.revoke_key(who, key_id)
+
+    @get("/audit-log", summary="Every audit entry, operators' own included, newest first (operator)",
+         responses=AUTH)  # fmt: skip
+    async def audit_log(
+        self,
+        who: Principal,
+        operators: OperatorService,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        before: Annotated[
+            int | None, Parameter(ge=1, le=2**63 - 1, description="`next_before` of the previous page")
+        ] = None,
+    ) -> AuditPage:
+        return await operators.audit_log(who, limit, before)

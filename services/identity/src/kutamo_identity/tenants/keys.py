@@ -58,20 +58,23 @@ async def create(
 
 
 async def revoke(
-    conn: asyncpg.Connection, tenant_id: uuid.UUID, key_id: uuid.UUID, now: datetime
+    conn: asyncpg.Connection, tenant_id: uuid.UUID | None, key_id: uuid.UUID, now: datetime
 ) -> dict[str, Any] | None:
+    """Revoke a tenant's key, or with `tenant_id` None an operator key (in an operator transaction)."""
     row = await conn.fetchrow(
-        "update api_keys set revoked_at = coalesce(revoked_at, $3) where id = $2 and tenant_id = $1"
+        "update api_keys set revoked_at = coalesce(revoked_at, $3) where id = $2"
+        " and tenant_id is not distinct from $1"
         " returning id, tenant_id, scope, name, prefix, created_at, revoked_at",
         tenant_id, key_id, now,
     )  # fmt: skip
     return dict(row) if row else None
 
 
-async def listing(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+async def listing(conn: asyncpg.Connection, tenant_id: uuid.UUID | None) -> list[dict[str, Any]]:
+    """A tenant's keys, or with `tenant_id` None the operator keys (in an operator transaction)."""
     rows = await conn.fetch(
         "select id, tenant_id, scope, name, prefix, created_at, revoked_at from api_keys"
-        " where tenant_id = $1 order by created_at",
+        " where tenant_id is not distinct from $1 order by created_at",
         tenant_id,
     )
     return [dict(r) for r in rows]

@@ -25,6 +25,10 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     sign_in_flow: str = "implicit"
     """`implicit` (id_token + Graph token in the URL fragment) or `pkce` (authorization code with PKCE)."""
+    proposed_directory_id: str | None = None
+    """A directory entered by a tenant admin, waiting for the verification sign-in from it that pins it."""
+    allow_guests: bool = False
+    """Whether B2B guests of the directory (accounts whose home is elsewhere) may sign in."""
 
 
 class LoginCodeTaken(Exception):
@@ -33,23 +37,29 @@ class LoginCodeTaken(Exception):
 
 _CONNECTION = """
     select c.tenant_id, t.display_name as tenant_name, c.application_id, c.login_code, c.user_note,
-           c.directory_id, c.status, c.sign_in_flow, c.created_at, c.updated_at
+           c.directory_id, c.status, c.sign_in_flow, c.proposed_directory_id, c.allow_guests,
+           c.disabled_by_operator, c.created_at, c.updated_at
     from azure_ad_connections c join tenants t on t.id = c.tenant_id
     where c.tenant_id = $1
 """
 
 
+def _text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None
+
+
 def _connection(row: asyncpg.Record) -> Connection:
-    directory = row["directory_id"]
     return Connection(
         tenant_id=row["tenant_id"],
         tenant_name=row["tenant_name"],
         application_id=str(row["application_id"]),
         login_code=row["login_code"],
         user_note=row["user_note"],
-        directory_id=str(directory) if directory else None,
+        directory_id=_text(row["directory_id"]),
         status=row["status"],
         sign_in_flow=row["sign_in_flow"],
+        proposed_directory_id=_text(row["proposed_directory_id"]),
+        allow_guests=row["allow_guests"],
     )
 
 
@@ -116,10 +126,6 @@ async def claim_login_code(
         raise LoginCodeTaken(code)
 
 
-async def release_login_codes(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> None:
-    await conn.execute("delete from login_codes where tenant_id = $1", tenant_id)
-
-
 async def upsert_connection(
     conn: asyncpg.Connection,
     *,
@@ -131,40 +137,90 @@ async def upsert_connection(
     status: str,
     sign_in_flow: str,
     now: datetime,
+    proposed_directory_id: uuid.UUID | None = None,
+    allow_guests: bool = False,
 ) -> None:
     await conn.execute(
         """
         insert into azure_ad_connections (
             tenant_id, application_id, login_code, user_note, directory_id, status, sign_in_flow,
-            created_at, updated_at
+            created_at, updated_at, proposed_directory_id, allow_guests
         )
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10)
         on conflict (tenant_id) do update set
             application_id = excluded.application_id, login_code = excluded.login_code,
             user_note = excluded.user_note, directory_id = excluded.directory_id,
-            status = excluded.status, sign_in_flow = excluded.sign_in_flow, updated_at = excluded.updated_at
+            status = excluded.status, sign_in_flow = excluded.sign_in_flow, updated_at = excluded.updated_at,
+            proposed_directory_id = excluded.proposed_directory_id, allow_guests = excluded.allow_guests
         """,
         tenant_id, application_id, login_code, user_note, directory_id, status, sign_in_flow, now,
+        proposed_directory_id, allow_guests,
     )  # fmt: skip
 
 
-async def delete_connection(conn: asyncpg.Connection, tenant_id: uuid.UUID) -> bool:
+async def delete_connection(conn: asyncpg.Connection, tenant_id: uuid.UUID, grace_until: datetime) -> bool:
+    """Remove the connection; its login codes stay reserved for the tenant until `grace_until`, so a link
+    already shared never opens another organisation's page the moment after."""
     deleted = await conn.fetchval("delete from azure_ad_connections where tenant_id = $1 returning true", tenant_id)
-    await release_login_codes(conn, tenant_id)
+    await conn.execute(
+        "update login_codes set is_current = false, expires_at = least(coalesce(expires_at, $2), $2)"
+        " where tenant_id = $1",
+        tenant_id, grace_until,
+    )  # fmt: skip
     return bool(deleted)
 
 
-async def set_status(conn: asyncpg.Connection, tenant_id: uuid.UUID, status: str, now: datetime) -> None:
+async def set_status(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, status: str, now: datetime, *, by_operator: bool = False
+) -> None:
     await conn.execute(
-        "update azure_ad_connections set status = $2, updated_at = $3 where tenant_id = $1", tenant_id, status, now
+        "update azure_ad_connections set status = $2, updated_at = $3, disabled_by_operator = $4 where tenant_id = $1",
+        tenant_id, status, now, status == "disabled" and by_operator,
+    )  # fmt: skip
+
+
+async def bound_elsewhere(
+    conn: asyncpg.Connection, tenant_id: uuid.UUID, application_id: uuid.UUID, directory_id: uuid.UUID
+) -> bool:
+    """Another tenant pinned this (application, directory) pair and no operator approved this tenant for it.
+
+    Locks the pair until the caller's transaction ends, so of two tenants pinning it at once one waits.
+    """
+    elsewhere = await conn.fetchval(
+        "select identity.directory_bound_elsewhere($1, $2, $3)", application_id, directory_id, tenant_id
     )
+    if not elsewhere:
+        return False
+    approved = await conn.fetchval(
+        "select true from directory_approvals where tenant_id = $1 and application_id = $2 and directory_id = $3",
+        tenant_id, application_id, directory_id,
+    )  # fmt: skip
+    return not approved
+
+
+async def approve_directory(
+    conn: asyncpg.Connection,
+    tenant_id: uuid.UUID,
+    application_id: uuid.UUID,
+    directory_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "insert into directory_approvals (tenant_id, application_id, directory_id, approved_at, approved_by)"
+        " values ($1, $2, $3, $4, $5) on conflict do nothing",
+        tenant_id, application_id, directory_id, now, actor,
+    )  # fmt: skip
 
 
 async def pin_directory(conn: asyncpg.Connection, tenant_id: uuid.UUID, directory_id: str, now: datetime) -> bool:
-    """Pin a pending connection to the directory of its verification sign-in; False if it was pinned meanwhile."""
+    """Pin a pending connection to the directory of its verification sign-in; False if it was pinned
+    meanwhile or a directory other than this one is proposed."""
     pinned = await conn.fetchval(
-        "update azure_ad_connections set directory_id = $2, status = 'active', updated_at = $3"
-        " where tenant_id = $1 and directory_id is null returning true",
+        "update azure_ad_connections set directory_id = $2, proposed_directory_id = null, updated_at = $3,"
+        " status = case when status = 'disabled' then status else 'active' end"
+        " where tenant_id = $1 and directory_id is null"
+        " and (proposed_directory_id is null or proposed_directory_id = $2) returning true",
         tenant_id, uuid.UUID(directory_id), now,
     )  # fmt: skip
     return bool(pinned)

@@ -52,7 +52,12 @@ class AzureAdConnectionPut(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     directory_id: (
         Annotated[str, msgspec.Meta(max_length=100, examples=["72f988bf-86f1-41af-91ab-2d7cd011db47"])] | None
     ) = None
-    """Azure AD Directory (tenant) ID. Without it the connection waits for a verification sign-in."""
+    """Azure AD Directory (tenant) ID. From an operator it is pinned at once; from a tenant admin (or a setup
+    link) it is proposed: the connection waits for a verification sign-in from exactly this directory. Without
+    it, the directory already pinned or proposed is kept; with none, the verification sign-in pins its own."""
+    allow_guests: bool | None = None
+    """Let B2B guests of the directory (accounts whose home is another directory or a personal account) sign
+    in. Off for a new connection; omitted: unchanged."""
     sign_in_flow: SignInFlow | None = None
     """Microsoft's browser flow for the login page: `implicit` (the default for a new connection; the app
     registration needs 'ID tokens' and 'Access tokens' under implicit grant) or `pkce` (authorization code with
@@ -66,12 +71,38 @@ class AzureAdConnection(msgspec.Struct, frozen=True, kw_only=True):
     login_url: str
     user_note: str | None
     directory_id: str | None
+    """The pinned Azure directory: only its accounts can sign in. Null until a verification sign-in pins it."""
     status: Literal["pending_verification", "active", "disabled"]
     sign_in_flow: SignInFlow
     redirect_uri: str
     """Register exactly this redirect URI on the app registration (Single-page application for `pkce`)."""
     created_at: datetime
     updated_at: datetime
+    proposed_directory_id: str | None = None
+    """A directory entered by a tenant admin, pinned only by a verification sign-in from it."""
+    verification_required: bool = False
+    """True while no directory is pinned: the IT admin's verification sign-in (with a verification code) pins
+    the proposed directory, or, when none is proposed, the directory of the account signing in."""
+    allow_guests: bool = False
+    """Whether B2B guests may sign in (refused with `guest_not_allowed` otherwise)."""
+    disabled_by_operator: bool = False
+    """Disabled by a Kutamo operator: only an operator can turn sign-in back on."""
+
+
+class DirectoryApproval(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An operator's approval that this tenant may pin a directory another tenant pinned for the same app."""
+
+    directory_id: Annotated[str, msgspec.Meta(max_length=100, examples=["72f988bf-86f1-41af-91ab-2d7cd011db47"])]
+    application_id: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    """The Application (client) ID of the pair; omitted: the tenant's connection's."""
+
+
+class DirectoryApproved(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: uuid.UUID
+    application_id: str
+    directory_id: str
+    approved_at: datetime
+    approved_by: str
 
 
 class VerificationCode(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,10 +116,13 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     at: datetime
     actor: str
-    """`api-key:<id>` or `operator-key:env`."""
+    """`api-key:<id>`, `operator-key:env`, `cli`, `setup-link:<id>`, or `microsoft:<tid>/<oid>` for the person
+    whose verification sign-in pinned a directory."""
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    tenant_id: uuid.UUID | None = None
+    """The tenant concerned; null for operators' own actions (their API keys)."""
 
 
 class AuditPage(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,7 +13,7 @@ from kutamo_identity.login.urls import callback_url, login_url
 from kutamo_identity.seams import Clock
 from kutamo_identity.signin import secrets
 from kutamo_identity.tenancy import tenant_transaction
-from kutamo_identity.tenants import audit, keys, repository, rules
+from kutamo_identity.tenants import audit, binding, keys, repository, rules
 from kutamo_identity.tenants.auth import require_operator, require_tenant
 from kutamo_identity.tenants.keys import Principal
 from kutamo_identity.tenants.schemas import (
@@ -24,6 +24,8 @@ from kutamo_identity.tenants.schemas import (
     AuditPage,
     AzureAdConnection,
     AzureAdConnectionPut,
+    DirectoryApproval,
+    DirectoryApproved,
     Tenant,
     TenantCreate,
     VerificationCode,
@@ -73,7 +75,7 @@ class TenantAdminService:
             described, key = await keys.create(
                 conn, tenant_id=tenant_id, scope="tenant-admin", name=body.name, created_by=who.actor, now=now
             )
-            await audit.record(conn, tenant_id, who.actor, "api_key.created", now, after=_public(described))
+            await audit.record(conn, tenant_id, who.actor, "api_key.created", now, after=public_row(described))
         return msgspec.convert({**described, "key": key}, ApiKeyCreated)
 
     async def list_api_keys(self, who: Principal, tenant_id: uuid.UUID) -> list[ApiKey]:
@@ -88,7 +90,7 @@ class TenantAdminService:
             revoked = await keys.revoke(conn, tenant_id, key_id, now)
             if revoked is None:
                 raise NotFound("api_key_not_found", "This tenant has no API key with this id.")
-            await audit.record(conn, tenant_id, who.actor, "api_key.revoked", now, after=_public(revoked))
+            await audit.record(conn, tenant_id, who.actor, "api_key.revoked", now, after=public_row(revoked))
 
     async def put_connection(
         self, who: Principal, tenant_id: uuid.UUID, body: AzureAdConnectionPut
@@ -97,15 +99,20 @@ class TenantAdminService:
         application_id = rules.parse_application_id(body.application_id)
         login_code = rules.check_login_code(body.login_code)
         note = rules.check_user_note(body.user_note)
-        directory_id = rules.parse_directory_id(body.directory_id) if body.directory_id else None
+        entered = rules.parse_directory_id(body.directory_id) if body.directory_id else None
         now = self._clock()
         grace = now + timedelta(days=self._config.login_code_grace_days)
         async with tenant_transaction(self._pool, tenant_id) as conn:
             if await repository.get_tenant(conn, tenant_id) is None:
                 raise _tenant_missing()
             before = await repository.connection_row(conn, tenant_id)
-            if directory_id is None and before and before["directory_id"]:
-                directory_id = before["directory_id"]  # keep the directory already pinned
+            directory_id, proposed = binding.directories(who, before, entered)
+            if (
+                directory_id is not None
+                and binding.pair_changes(before, application_id, directory_id)
+                and await repository.bound_elsewhere(conn, tenant_id, application_id, directory_id)
+            ):
+                raise binding.already_bound()
             status = "disabled" if before and before["status"] == "disabled" else (
                 "active" if directory_id else "pending_verification"
             )  # fmt: skip
@@ -115,8 +122,11 @@ class TenantAdminService:
                 )
                 await repository.upsert_connection(
                     conn, tenant_id=tenant_id, application_id=application_id, login_code=login_code, user_note=note,
-                    directory_id=directory_id, status=status, now=now,
+                    directory_id=directory_id, status=status, now=now, proposed_directory_id=proposed,
                     sign_in_flow=body.sign_in_flow or (before["sign_in_flow"] if before else "implicit"),
+                    allow_guests=body.allow_guests if body.allow_guests is not None else bool(
+                        before and before["allow_guests"]
+                    ),
                 )  # fmt: skip
             except (repository.LoginCodeTaken, asyncpg.UniqueViolationError, asyncpg.InsufficientPrivilegeError):
                 raise Conflict(
@@ -125,7 +135,9 @@ class TenantAdminService:
                 ) from None
             after = await repository.connection_row(conn, tenant_id)
             action = "azure_ad.updated" if before else "azure_ad.created"
-            await audit.record(conn, tenant_id, who.actor, action, now, before=_public(before), after=_public(after))
+            await audit.record(
+                conn, tenant_id, who.actor, action, now, before=public_row(before), after=public_row(after)
+            )
         assert after is not None
         return self._connection(after)
 
@@ -140,12 +152,18 @@ class TenantAdminService:
     async def delete_connection(self, who: Principal, tenant_id: uuid.UUID) -> None:
         require_tenant(who, tenant_id)
         now = self._clock()
+        grace = now + timedelta(days=self._config.login_code_grace_days)
         async with tenant_transaction(self._pool, tenant_id) as conn:
             before = await repository.connection_row(conn, tenant_id)
             if before is None:
                 raise _connection_missing()
-            await repository.delete_connection(conn, tenant_id)
-            await audit.record(conn, tenant_id, who.actor, "azure_ad.deleted", now, before=_public(before))
+            if before["disabled_by_operator"] and not who.is_operator:
+                raise binding.disabled_by_operator()  # deleting and recreating would turn sign-in back on
+            await repository.delete_connection(conn, tenant_id, grace)
+            await audit.record(
+                conn, tenant_id, who.actor, "azure_ad.deleted", now, before=public_row(before),
+                after={"login_code_reserved_until": grace.isoformat()},
+            )  # fmt: skip
 
     async def set_enabled(self, who: Principal, tenant_id: uuid.UUID, enabled: bool) -> AzureAdConnection:
         require_tenant(who, tenant_id)
@@ -154,13 +172,44 @@ class TenantAdminService:
             before = await repository.connection_row(conn, tenant_id)
             if before is None:
                 raise _connection_missing()
+            if enabled and before["disabled_by_operator"] and not who.is_operator:
+                raise binding.disabled_by_operator()
             status = ("active" if before["directory_id"] else "pending_verification") if enabled else "disabled"
-            await repository.set_status(conn, tenant_id, status, now)
+            # An operator's "off" stays an operator's even if the tenant admin presses "off" again.
+            by_operator = who.is_operator or bool(before["disabled_by_operator"])
+            await repository.set_status(conn, tenant_id, status, now, by_operator=by_operator)
             after = await repository.connection_row(conn, tenant_id)
             action = "azure_ad.enabled" if enabled else "azure_ad.disabled"
-            await audit.record(conn, tenant_id, who.actor, action, now, before=_public(before), after=_public(after))
+            await audit.record(
+                conn, tenant_id, who.actor, action, now, before=public_row(before), after=public_row(after)
+            )
         assert after is not None
         return self._connection(after)
+
+    async def approve_directory(
+        self, who: Principal, tenant_id: uuid.UUID, body: DirectoryApproval
+    ) -> DirectoryApproved:
+        """An operator lets this tenant pin a directory another tenant pinned for the same application."""
+        require_operator(who)
+        directory_id = rules.parse_directory_id(body.directory_id)
+        now = self._clock()
+        async with tenant_transaction(self._pool, tenant_id) as conn:
+            if await repository.get_tenant(conn, tenant_id) is None:
+                raise _tenant_missing()
+            if body.application_id is not None:
+                application_id = rules.parse_application_id(body.application_id)
+            else:
+                row = await repository.connection_row(conn, tenant_id)
+                if row is None:
+                    raise _connection_missing()
+                application_id = row["application_id"]
+            await repository.approve_directory(conn, tenant_id, application_id, directory_id, who.actor, now)
+            approved = {"application_id": str(application_id), "directory_id": str(directory_id)}
+            await audit.record(conn, tenant_id, who.actor, "azure_ad.directory_approved", now, after=approved)
+        return DirectoryApproved(
+            tenant_id=tenant_id, application_id=str(application_id), directory_id=str(directory_id),
+            approved_at=now, approved_by=who.actor,
+        )  # fmt: skip
 
     async def create_verification_code(self, who: Principal, tenant_id: uuid.UUID) -> VerificationCode:
         require_tenant(who, tenant_id)
@@ -172,7 +221,7 @@ class TenantAdminService:
                 raise _connection_missing()
             if row["directory_id"] is not None:
                 raise BadRequest("already_verified", "This connection's directory is already set; nothing to verify.")
-            code = await secrets.issue_verification_code(conn, tenant_id, now, ttl)
+            code = await secrets.issue_verification_code(conn, tenant_id, now, ttl, who.actor)
             await audit.record(conn, tenant_id, who.actor, "azure_ad.verification_code_created", now)
         login_url = self._login_url(row["login_code"]) + f"?verification_code={code}"
         return VerificationCode(verification_code=code, login_url=login_url, expires_at=now + ttl)
@@ -199,13 +248,17 @@ class TenantAdminService:
             redirect_uri=callback_url(self._config.public_base_url),
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            proposed_directory_id=str(row["proposed_directory_id"]) if row["proposed_directory_id"] else None,
+            verification_required=row["directory_id"] is None,
+            allow_guests=row["allow_guests"],
+            disabled_by_operator=row["disabled_by_operator"],
         )
 
     def _login_url(self, login_code: str) -> str:
         return login_url(self._config.public_base_url, login_code)
 
 
-def _public(row: dict[str, Any] | None) -> dict[str, Any] | None:
+def public_row(row: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the audit log keeps of a row: everything but secrets and the bookkeeping timestamps."""
     if row is None:
         return None

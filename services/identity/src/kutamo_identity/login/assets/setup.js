@@ -183,17 +183,23 @@ function fillForm() {
   $("application-id").value = connection.application_id;
   $("login-code").value = connection.login_code;
   $("user-note").value = connection.user_note || "";
-  $("directory-id").value = connection.directory_id || "";
+  $("directory-id").value = connection.directory_id || connection.proposed_directory_id || "";
   const radio = document.querySelector(`input[name="sign_in_flow"][value="${connection.sign_in_flow}"]`);
   if (radio) radio.checked = true;
 }
 
 // --- step 3 ----------------------------------------------------------------------------------------
 function drawTest() {
-  const pending = state.connection && !state.connection.directory_id;
-  $("test-purpose").textContent = pending
-    ? "This verification sign-in tells Kutamo which directory is yours: only its accounts can sign in afterwards."
-    : "It checks that everything works before your people try it.";
+  const connection = state.connection;
+  const pending = connection && connection.verification_required;
+  let purpose = "It checks that everything works before your people try it.";
+  if (pending && connection.proposed_directory_id) {
+    purpose = `This verification sign-in proves directory ${connection.proposed_directory_id} is yours: sign in with `
+      + "one of its accounts. Until then nobody can sign in, and afterwards only its accounts can.";
+  } else if (pending) {
+    purpose = "This verification sign-in tells Kutamo which directory is yours: only its accounts can sign in afterwards.";
+  }
+  $("test-purpose").textContent = purpose;
 }
 
 async function showReceived(session) {
@@ -242,7 +248,8 @@ const popup = new PopupSignIn({
   loginCode: "",
   timeoutMs: Number(page.dataset.popupTimeout) * 1000,
   prepare: async () => {
-    if (state.connection.directory_id) return {};
+    // A directory is pinned only by a verification sign-in from it (decision 0008).
+    if (!state.connection.verification_required) return {};
     const issued = await api("/setup/api/verification-code", { method: "POST" });
     return { verificationCode: issued.verification_code };
   },
