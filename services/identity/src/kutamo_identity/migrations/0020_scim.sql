@@ -65,6 +65,9 @@ grant select, insert, update, delete on identity.scim_tokens, identity.scim_user
 grant usage, select on sequence identity.scim_requests_id_seq to kutamo_identity_app;
 grant execute on function identity.authenticate_scim_token(bytea) to kutamo_identity_app;
 
+-- Enabled, not forced: the owner (the service's login role, not a superuser) must read scim_tokens in
+-- authenticate_scim_token before any tenant is known; requests run as kutamo_identity_app and stay
+-- confined (see 0013_owner_is_not_superuser.sql).
 do $$
 declare
     t text;
@@ -72,7 +75,6 @@ begin
     foreach t in array array['scim_tokens', 'scim_users', 'scim_requests']
     loop
         execute format('alter table identity.%I enable row level security', t);
-        execute format('alter table identity.%I force row level security', t);
         execute format(
             'create policy tenant_isolation on identity.%I using (tenant_id = identity.current_tenant() '
             'or identity.is_operator()) with check (tenant_id = identity.current_tenant() or identity.is_operator())',
