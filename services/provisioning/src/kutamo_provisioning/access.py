@@ -53,14 +53,16 @@ class Access:
             user_id = uuid.UUID(str(claims["sub"]))
         except ValueError:
             raise ApiError(401, "session_invalid", "The session token is not valid; sign in again.") from None
-        if self._pool is not None and await self._deactivated(user_id):
+        if self._pool is not None and await self._deactivated(caller, user_id):
             detail = "Your organisation has deactivated your account; this session is no longer accepted."
             raise ApiError(401, "user_deactivated", detail)
         return caller
 
-    async def _deactivated(self, user_id: uuid.UUID) -> bool:
+    async def _deactivated(self, caller: Caller, user_id: uuid.UUID) -> bool:
         assert self._pool is not None
-        inactive: bool | None = await self._pool.fetchval(
-            "select not active or deleted_at is not null from users where user_id = $1", user_id
-        )
+        # Read within the session's tenant: row-level security shows nothing outside a tenant context.
+        async with caller.transaction(self._pool) as conn:
+            inactive: bool | None = await conn.fetchval(
+                "select not active or deleted_at is not null from users where user_id = $1", user_id
+            )
         return bool(inactive)

@@ -21,6 +21,7 @@ from kutamo_contracts.events import UserLifecycleChanged
 from kutamo_contracts.topics import USER_LIFECYCLE
 from kutamo_provisioning import users
 from kutamo_provisioning.errors import MalformedEvent, ProcessingFailed, ProvisioningError
+from kutamo_provisioning.tenancy import worker_transaction
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -69,16 +70,17 @@ async def process(
             failed.append((record, ProcessingFailed(exc)))
     if not events:
         return failed, []
-    async with pool.acquire() as conn, conn.transaction():
+    async with worker_transaction(pool) as conn:
         outcomes = [await apply(conn, event, now) for event in events]
     return failed, outcomes
 
 
 async def apply(conn: asyncpg.Connection, event: UserLifecycleChanged, now: datetime) -> users.Outcome:
     fresh = await conn.fetchval(
-        "insert into processed_events (event_id, outcome, processed_at) values ($1, $2, $3)"
-        " on conflict (event_id) do nothing returning event_id",
-        uuid.UUID(event.event_id), f"directory_{event.change}", now,
+        "insert into processed_events (event_id, outcome, processed_at, tenant_id, user_id)"
+        " values ($1, $2, $3, $4, $5) on conflict (event_id) do nothing returning event_id",
+        uuid.UUID(event.event_id), f"directory_{event.change}", now, uuid.UUID(event.tenant_id),
+        uuid.UUID(event.user_id),
     )  # fmt: skip
     if fresh is None:
         return users.Outcome(change="duplicate")
@@ -88,9 +90,10 @@ async def apply(conn: asyncpg.Connection, event: UserLifecycleChanged, now: date
         status = await conn.execute(_TOMBSTONE, *ids, uuid.UUID(event.event_id), now, event.changed_at, event.version)
         if avatar is not None:
             await conn.execute(
-                "delete from avatars a where a.sha256 = $1"
-                " and not exists (select from users u where u.avatar_sha256 = $1)",
+                "delete from avatars a where a.tenant_id = $2 and a.sha256 = $1"
+                " and not exists (select from users u where u.tenant_id = $2 and u.avatar_sha256 = $1)",
                 avatar,
+                ids[1],
             )
     else:
         status = await conn.execute(
