@@ -6,6 +6,7 @@ verifies its tokens with that key set. Its rotation is one hour and its clock is
 rotation falls a few seconds from now.
 """
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -53,7 +54,7 @@ async def test_a_session_signed_after_a_rotation_verifies_at_the_worker_as_do_th
     rotation_at = now + timedelta(seconds=5)
     other_process = SessionIssuer(identity.url, TTL, rotation=ROTATION)  # identity.url is the issuer under test
     await other_process.publish_due(pool, rotation_at - ROTATION)  # started an hour ago
-    before, before_expires = other_process.issue(user_id="u-before", tenant_id=tenant.tenant_id, now=now)
+    before, before_expires = other_process.issue(user_id=str(uuid.uuid4()), tenant_id=tenant.tenant_id, now=now)
 
     # A new process's first key reaches a worker within the worker's own refresh interval (30 s).
     async def verified() -> bool | None:
@@ -63,7 +64,7 @@ async def test_a_session_signed_after_a_rotation_verifies_at_the_worker_as_do_th
 
     after_rotation = rotation_at + timedelta(seconds=1)
     await other_process.publish_due(pool, after_rotation)
-    after, _ = other_process.issue(user_id="u-after", tenant_id=tenant.tenant_id, now=after_rotation)
+    after, _ = other_process.issue(user_id=str(uuid.uuid4()), tenant_id=tenant.tenant_id, now=after_rotation)
 
     # The new key was published with the old one, an hour ahead: the worker holds it already.
     assert kid_of(after) != kid_of(before)
