@@ -3,6 +3,7 @@ registering the app (values to copy), telling Kutamo about it (errors at their f
 that pins their directory (including Microsoft's "not found yet" right after registering), to sharing the
 login page, and one of their people signing in there."""
 
+import json
 import re
 import uuid
 from typing import Any
@@ -264,3 +265,31 @@ async def test_without_a_directory_id_the_test_sign_in_pins_the_directory_of_the
     assert connection.json()["directory_id"] == directory
     assert connection.json()["status"] == "active"
     assert connection.json()["sign_in_flow"] == "implicit"
+
+
+async def test_the_admin_creates_a_provisioning_token_for_entra_on_the_setup_page_and_revokes_it(
+    visit: Visit, identity: ServiceProcess, operator: Admin, http: httpx.AsyncClient
+) -> None:
+    tenant_id = await operator.new_tenant("Fourth Coffee")
+    response = await operator.put_connection(tenant_id, login_code=unique_code("four"), directory_id=str(uuid.uuid4()))
+    assert response.status_code == 200
+    page = await visit.open((await _setup_link(operator, tenant_id))["url"])
+    await _step(page, "share")
+    await expect(page.locator("#scim-url")).to_have_text(f"{identity.url}/scim/v2")
+
+    await page.get_by_role("button", name="Create a secret token").click()
+    shown = page.locator("#scim-token")
+    await expect(shown).to_be_visible()
+    token = await shown.inner_text()
+    await expect(page.locator("#scim-tokens tbody tr")).to_have_count(1)
+    await screenshot(page, "setup-step-4-provisioning-token")
+    await _no_violations(page, "step 4 with a provisioning token")
+    users = f"{identity.url}/scim/v2/Users"
+    assert (await http.get(users, headers={"Authorization": f"Bearer {token}"})).status_code == 200
+
+    await page.get_by_role("button", name=re.compile(r"^Revoke the token")).click()
+    await expect(page.locator("#scim-tokens tbody")).to_contain_text("revoked")
+    assert (await http.get(users, headers={"Authorization": f"Bearer {token}"})).status_code == 401
+    audit = (await operator.call("GET", f"/{tenant_id}/audit-log")).json()["entries"]
+    assert {"scim_token.created", "scim_token.revoked"} <= {e["action"] for e in audit}
+    assert token not in json.dumps(audit)

@@ -84,6 +84,7 @@ class LoginPagesController(Controller):
         body = pages.setup_page(
             site=urlsplit(config.public_base_url).netloc,
             redirect_uri=callback_url(config.public_base_url),
+            scim_url=config.public_base_url + "/scim/v2",
             popup_timeout_seconds=config.login_popup_timeout_seconds,
             users_api=config.provisioning_base_url,
         )

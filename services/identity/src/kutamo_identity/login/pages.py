@@ -119,8 +119,12 @@ def app_page(*, users_api: str | None) -> str:
     return _page("Kutamo", _APP.substitute(), script="app.js", data={"users-api": users_api or ""})
 
 
-def setup_page(*, site: str, redirect_uri: str, popup_timeout_seconds: int, users_api: str | None) -> str:
+def setup_page(
+    *, site: str, redirect_uri: str, scim_url: str, popup_timeout_seconds: int, users_api: str | None
+) -> str:
     """The IT admin's guided setup; its data comes from /setup/api once the setup link is exchanged."""
-    body = _SETUP.substitute(redirect_uri=escape(redirect_uri), guidance=_guidance(site, redirect_uri))
+    body = _SETUP.substitute(
+        redirect_uri=escape(redirect_uri), scim_url=escape(scim_url), guidance=_guidance(site, redirect_uri)
+    )
     data = {"popup-timeout": str(popup_timeout_seconds), "users-api": users_api or ""}
     return _page("Set up Microsoft sign-in — Kutamo", body, script="setup.js", data=data, wide=True)

@@ -10,6 +10,7 @@ from kutamo_identity.config import Config
 from kutamo_identity.scim.admin import ScimTokensController, ScimTokenService
 from kutamo_identity.scim.controller import ScimController
 from kutamo_identity.scim.service import ScimService
+from kutamo_identity.scim.setup_page import ScimSetupController
 from kutamo_identity.seams import Clock, IdFactory
 
 
@@ -32,4 +33,6 @@ def router(config: Config, clock: Clock, new_id: IdFactory) -> Router:
         "scim_service": Provide(provide_scim, sync_to_thread=False),
         "scim_tokens": Provide(provide_tokens, sync_to_thread=False),
     }
-    return Router(path="/", route_handlers=[ScimController, ScimTokensController], dependencies=dependencies)
+    return Router(
+        path="/", route_handlers=[ScimController, ScimTokensController, ScimSetupController], dependencies=dependencies
+    )

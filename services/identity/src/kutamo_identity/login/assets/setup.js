@@ -268,7 +268,9 @@ async function refreshShare() {
   $("login-url").textContent = connection.login_url;
   $("share-note").textContent = connection.user_note || "";
   $("share-note").hidden = !connection.user_note;
+  $("share-note-hint").hidden = !connection.user_note;
   $("toggle-enabled").textContent = connection.status === "disabled" ? "Turn sign-in back on" : "Turn sign-in off";
+  refreshScim();
   const [signIns, audit] = await Promise.all([
     api("/setup/api/sign-ins?limit=10").catch(() => ({ sign_ins: [] })),
     api("/setup/api/audit-log?limit=20").catch(() => ({ entries: [] })),
@@ -289,6 +291,58 @@ async function refreshShare() {
     item.textContent = `${new Date(entry.at).toLocaleString()} — ${entry.action} by ${entry.actor}`;
     return item;
   }));
+}
+
+// Provisioning from Entra (SCIM): a token is shown once, when created; the list shows what each was.
+async function refreshScim() {
+  const tokens = await api("/setup/api/scim-tokens").catch(() => []);
+  const rows = tokens.map((token) => {
+    const row = document.createElement("tr");
+    const used = token.last_used_at ? new Date(token.last_used_at).toLocaleString() : "never";
+    for (const text of [`${token.name} (${token.prefix}…)`, new Date(token.created_at).toLocaleString(), used]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const state = document.createElement("td");
+    if (token.revoked_at) {
+      state.textContent = "revoked";
+    } else {
+      const revoke = document.createElement("button");
+      revoke.type = "button";
+      revoke.className = "secondary";
+      revoke.textContent = "Revoke";
+      revoke.setAttribute("aria-label", `Revoke the token ${token.prefix}…`);
+      revoke.addEventListener("click", () => revokeScim(token.id));
+      state.append(revoke);
+    }
+    row.append(state);
+    return row;
+  });
+  document.querySelector("#scim-tokens tbody").replaceChildren(...rows);
+  $("scim-tokens").hidden = rows.length === 0;
+}
+
+async function createScimToken() {
+  try {
+    const created = await api("/setup/api/scim-tokens", { method: "POST", body: { name: "Entra provisioning" } });
+    $("scim-token").textContent = created.token;
+    $("scim-token-created").hidden = false;
+    say("Secret token created. Copy it into Entra now: Kutamo does not show it again.");
+    refreshScim();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+async function revokeScim(id) {
+  try {
+    await api(`/setup/api/scim-tokens/${encodeURIComponent(id)}`, { method: "DELETE" });
+    say("Token revoked: Entra can no longer provision with it.");
+    refreshScim();
+  } catch (error) {
+    say(error.message);
+  }
 }
 
 async function toggleEnabled() {
@@ -337,5 +391,6 @@ $("user-note").addEventListener("input", drawNote);
 $("connection-form").addEventListener("submit", save);
 $("sign-in").addEventListener("click", testSignIn);
 $("toggle-enabled").addEventListener("click", toggleEnabled);
+$("create-scim-token").addEventListener("click", createScimToken);
 document.querySelector('input[name="sign_in_flow"][value="pkce"]').checked = true;
 start();
