@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_DIR ?= .run
 STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
-PACKAGES := contracts services/identity services/provisioning dev
+PACKAGES := contracts kit services/identity services/provisioning dev
 STAMP := $(VENV)/.installed
 
 .PHONY: help install browser infra-up infra-down run stop demo test fuzz bench schemas lint typecheck lock clean
