@@ -1,0 +1,313 @@
+"""Server CPU per sign-in, as issue 14 measures it, against the floor of the path in the same run.
+
+Three servers run side by side on one database of their own: the floor (`bench/_floor.py`: verify the
+same Microsoft token, sign an ES256 session, on identity's HTTP stack), identity with one process and
+identity with BENCH_PROCESSES processes (default: the machine's cores). After a warm-up of each, rounds
+are interleaved (floor, identity x1, identity xN, then again): per round and server,
+
+- `GET /v1/login/{code}` at saturation: the nonces of the round's sign-ins; identity CPU per request and
+  the transactions that wrote anything in the cluster meanwhile (there must be none);
+- `POST /v1/sign-ins` of returning users at saturation (BENCH_CONCURRENCY clients): CPU per sign-in of the
+  identity process tree (relay included, wherever it runs under identity), of PostgreSQL (every backend)
+  and of the Kafka broker, from /proc, over the window from the first request until the outbox is empty
+  again; sign-ins per second, p50/p99;
+- the same at half the round's saturation rate (open loop: latency from the scheduled send time);
+- RSS of each identity process.
+
+Tokens are minted by the Microsoft emulator before the clock starts. The table gives medians over rounds.
+Round sizes: BENCH_WARMUP, BENCH_ROUND, BENCH_HALF, BENCH_ROUNDS. Other engineers' tests share the two
+cores, so ratios within one run are the figures to compare, not absolute ones across runs.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import _load as load
+from kutamo_dev import postgres
+from kutamo_dev.ports import free_port
+from kutamo_dev.services import service_env
+from kutamo_dev.stack import Stack
+
+USERS = 50
+
+
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+class Server:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int) -> None:
+        self.name, self.port = name, port
+        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+
+    async def ready(self, path: str) -> None:
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                try:
+                    if (await http.get(f"http://127.0.0.1:{self.port}{path}")).status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not become ready")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+class Bench:
+    def __init__(self, stack: Stack) -> None:
+        assert stack.emulator is not None
+        assert stack.postgres.pid
+        assert stack.kafka.pid
+        self.stack, self.emulator = stack, stack.emulator.url
+        self.tid, self.app, self.code = str(uuid.uuid4()), str(uuid.uuid4()), "bench" + uuid.uuid4().hex[:8]
+        self.oids = [str(uuid.uuid4()) for _ in range(USERS)]
+        self.concurrency = _setting("BENCH_CONCURRENCY", 32)
+        self.database = f"kutamo_bench_{uuid.uuid4().hex[:8]}"
+        self.profiled: list[str] = []
+        self.database_url = stack.postgres.url.rsplit("/", 1)[0] + f"/{self.database}"
+
+    def identity_env(self, port: int, processes: int) -> dict[str, str]:
+        env = service_env(self.stack, "identity", port)
+        env.update(
+            DATABASE_URL=postgres.as_role(self.database_url, postgres.IDENTITY_ROLE),
+            LOG_LEVEL="INFO",
+            RATE_LIMIT_PER_MINUTE="1000000",  # one client address: the limit would measure itself
+            WEB_CONCURRENCY=str(processes),
+        )
+        env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+        return env
+
+    async def mint(self, nonces: list[str]) -> list[bytes]:
+        """Sign-in requests with fresh tokens from the emulator (minted 8 at a time, before the clock)."""
+        host = f"127.0.0.1:{self.emulator.rsplit(':', 1)[1]}"
+        port = int(self.emulator.rsplit(":", 1)[1])
+        requests = [
+            load.post(host, "/_emulator/tokens", json.dumps(
+                {"tid": self.tid, "oid": self.oids[i % USERS], "client_id": self.app, "nonce": n}
+            ).encode())
+            for i, n in enumerate(nonces)
+        ]  # fmt: skip
+        bodies: list[bytes] = []
+        connections = [await load.Connection.open(port) for _ in range(8)]
+        pending = iter(enumerate(requests))
+        minted: dict[int, bytes] = {}
+
+        async def client(conn: load.Connection) -> None:
+            for i, request in pending:
+                _, body = await conn.send(request)
+                tokens = json.loads(body)
+                minted[i] = json.dumps({
+                    "login_code": self.code, "id_token": tokens["id_token"], "access_token": tokens["access_token"],
+                    "nonce": nonces[i],
+                }).encode()  # fmt: skip
+
+        await asyncio.gather(*(client(c) for c in connections))
+        for conn in connections:
+            conn.close()
+        bodies = [minted[i] for i in range(len(requests))]
+        return [load.post("127.0.0.1", "/v1/sign-ins", b) for b in bodies]
+
+    async def nonces(self, server: Server, count: int) -> tuple[list[str], dict[str, Any]]:
+        """`count` login configurations at saturation: their nonces, and the CPU and writes they cost."""
+        request = load.get("127.0.0.1", f"/v1/login/{self.code}")
+        writes_before = await self.writes()
+        cpu = self.cpu(server)
+        found: list[str] = []
+        connections = [await load.Connection.open(server.port) for _ in range(self.concurrency)]
+        remaining = [count]
+        started = time.perf_counter()
+
+        async def client(conn: load.Connection) -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                status, body = await conn.send(request)
+                if status == 200:
+                    found.append(json.loads(body)["nonce"])
+
+        await asyncio.gather(*(client(c) for c in connections))
+        seconds = time.perf_counter() - started
+        for conn in connections:
+            conn.close()
+        used = self.cpu_delta(server, cpu)
+        return found, {
+            "requests": count, "per_second": round(count / seconds, 1),
+            "identity_cpu_ms": round(used["identity"] * 1000 / count, 3),
+            "postgres_cpu_ms": round(used["postgres"] * 1000 / count, 3),
+            "write_transactions": (await self.writes()) - writes_before,
+        }  # fmt: skip
+
+    async def writes(self) -> int:
+        """The next transaction id of the cluster: it advances only when some transaction writes."""
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            return int(await conn.fetchval("select pg_snapshot_xmax(pg_current_snapshot())::text"))
+        finally:
+            await conn.close()
+
+    def cpu(self, server: Server) -> dict[str, float]:
+        assert self.stack.postgres.pid
+        assert self.stack.kafka.pid
+        return {
+            "identity": load.cpu_seconds(server.proc.pid),
+            "postgres": load.cpu_seconds(self.stack.postgres.pid),
+            "kafka": load.cpu_seconds(self.stack.kafka.pid),
+            "bench": load.cpu_seconds(os.getpid()),
+        }
+
+    def cpu_delta(self, server: Server, before: dict[str, float]) -> dict[str, float]:
+        after = self.cpu(server)
+        return {k: after[k] - before[k] for k in before}
+
+    def profiler(self, server: Server) -> subprocess.Popen[bytes] | None:
+        """py-spy on the server's processes during a saturation phase, when BENCH_PROFILE names a file."""
+        if not (target := os.environ.get("BENCH_PROFILE")) or server.name == "floor":
+            return None
+        out = f"{target}.{server.name}.{len(self.profiled)}.txt"
+        self.profiled.append(out)
+        return subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--pid", str(server.proc.pid),
+             "--subprocesses", "--nonblocking", "--rate", "200", "--format", "raw", "--output", out],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    async def drained(self, conn: asyncpg.Connection) -> None:
+        deadline = time.monotonic() + 30
+        while await conn.fetchval("select exists (select 1 from identity.outbox)"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the outbox did not drain")
+            await asyncio.sleep(0.05)
+
+    async def sign_ins(self, server: Server, requests: list[bytes], rate: float | None) -> dict[str, Any]:
+        conn = await asyncpg.connect(self.database_url)
+        try:
+            before = self.cpu(server)
+            profiler = self.profiler(server) if rate is None else None
+            if rate is None:
+                outcome = await load.closed_loop(server.port, requests, self.concurrency)
+            else:
+                outcome = await load.open_loop(server.port, requests, rate)
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
+            if server.name != "floor":
+                await self.drained(conn)
+            used = self.cpu_delta(server, before)
+        finally:
+            await conn.close()
+        if outcome.ok < len(requests) * 0.99:
+            raise RuntimeError(f"{server.name}: sign-ins failed: {outcome.summary()}")
+        ok = outcome.ok
+        result: dict[str, Any] = outcome.summary()
+        result.update({f"{k}_cpu_ms": round(v * 1000 / ok, 3) for k, v in used.items()})
+        result["rss_mb"] = load.rss_mb(server.proc.pid)
+        return result
+
+
+async def _run(stack: Stack) -> dict[str, Any]:
+    bench = Bench(stack)
+    warmup, per_round = _setting("BENCH_WARMUP", 1000), _setting("BENCH_ROUND", 1500)
+    half, rounds = _setting("BENCH_HALF", 500), _setting("BENCH_ROUNDS", 3)
+    processes = _setting("BENCH_PROCESSES", os.cpu_count() or 1)
+    admin = await asyncpg.connect(stack.postgres.url)
+    await admin.execute(f'create database "{bench.database}"')
+    on_it = await asyncpg.connect(bench.database_url)
+    await on_it.execute(postgres.ROLES_SQL.read_text())  # the service's login role may create its schema
+    await on_it.close()
+    servers: list[Server] = []
+    try:
+        async with httpx.AsyncClient() as http:
+            for oid in bench.oids:
+                await http.post(f"{bench.emulator}/_emulator/users", json={
+                    "tid": bench.tid, "oid": oid, "display_name": "Bench", "user_principal_name": f"{oid}@bench.test",
+                })  # fmt: skip
+        for count in sorted({1, processes}):
+            name = f"identity_x{count}"
+            port = free_port()
+            server = Server(name, [sys.executable, "-m", "kutamo_identity"], bench.identity_env(port, count), port)
+            servers.append(server)
+            await server.ready("/health/ready")
+        env = bench.identity_env(servers[0].port, 1)
+        subprocess.run(  # noqa: ASYNC221 - set-up, before anything is measured
+            [sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", "Bench", "--application-id",
+             bench.app, "--login-code", bench.code, "--directory-id", bench.tid],
+            env=env, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        port = free_port()
+        floor = Server("floor", [sys.executable, "-m", "bench._floor"], {
+            **os.environ, "PORT": str(port), "EMULATOR_URL": bench.emulator, "TID": bench.tid,
+            "APPLICATION_ID": bench.app,
+        }, port)  # fmt: skip
+        servers.insert(0, floor)
+        await floor.ready("/schema")
+        floor_requests = (await bench.mint(["n"] * 200)) * ((per_round + half) // 200 + 1)
+        for server in servers[1:]:
+            nonces, _ = await bench.nonces(server, warmup)
+            await bench.sign_ins(server, await bench.mint(nonces), None)
+        await bench.sign_ins(floor, floor_requests[:warmup], None)
+        results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+        for number in range(rounds):
+            for server in servers:
+                sys.stdout.write(f"   round {number + 1}: {server.name}\n")
+                sys.stdout.flush()
+                if server is floor:
+                    requests, login = floor_requests[: per_round + half], None
+                else:
+                    nonces, login = await bench.nonces(server, per_round + half)
+                    requests = await bench.mint(nonces)
+                saturated = await bench.sign_ins(server, requests[:per_round], None)
+                halved = await bench.sign_ins(server, requests[per_round:], saturated["per_second"] / 2)
+                results[server.name].append({"login_page": login, "saturation": saturated, "half_load": halved})
+    finally:
+        for server in servers:
+            server.stop()
+        await admin.execute(f'drop database if exists "{bench.database}" with (force)')
+        await admin.close()
+    summary = {name: _median(rs) for name, rs in results.items()}
+    floor_cpu = summary["floor"]["saturation"]["identity_cpu_ms"]
+    for figures in summary.values():
+        figures["ratio_to_floor"] = round(figures["saturation"]["identity_cpu_ms"] / floor_cpu, 2)
+    return {
+        "settings": {"warmup": warmup, "round": per_round, "half_load": half, "rounds": rounds,
+                     "concurrency": bench.concurrency, "processes": processes, "returning_users": USERS},
+        "median": summary,
+        "rounds": results,
+    }  # fmt: skip
+
+
+def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median of each numeric figure over the rounds (RSS: the largest process, median over rounds)."""
+    out: dict[str, Any] = {}
+    for part in ("login_page", "saturation", "half_load"):
+        values = [r[part] for r in rounds if r[part] is not None]
+        if not values:
+            continue
+        out[part] = {
+            key: round(statistics.median(v[key] for v in values), 3)
+            for key, first in values[0].items()
+            if isinstance(first, int | float)
+        }
+        if "rss_mb" in values[0]:
+            out[part]["rss_mb_largest_process"] = statistics.median(max(v["rss_mb"]) for v in values)
+            out[part]["rss_mb_all_processes"] = statistics.median(sum(v["rss_mb"]) for v in values)
+    return out
+
+
+def run(stack: Stack) -> dict[str, Any]:
+    return asyncio.run(_run(stack))
