@@ -9,6 +9,7 @@ import uuid
 import httpx
 import jwt
 import msgspec
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from litestar import Litestar, post
 
@@ -50,6 +51,14 @@ def create_app(emulator: str, tid: str, application_id: str) -> Litestar:
     return Litestar([sign_in], logging_config=None)
 
 
+def from_env() -> Litestar:
+    return create_app(os.environ["EMULATOR_URL"], os.environ["TID"], os.environ["APPLICATION_ID"])
+
+
 if __name__ == "__main__":
-    app = create_app(os.environ["EMULATOR_URL"], os.environ["TID"], os.environ["APPLICATION_ID"])
-    server.serve(app, host="127.0.0.1", port=int(os.environ["PORT"]), workers=1)
+    if os.environ.get("FLOOR_STACK") == "h11":  # uvicorn's pure-Python defaults, for bench/http_stack.py
+        config = server.settings(from_env(), host="127.0.0.1", port=int(os.environ["PORT"]), workers=1)
+        config.loop, config.http = "asyncio", "h11"
+        uvicorn.Server(config).run()
+    else:
+        server.serve(from_env(), host="127.0.0.1", port=int(os.environ["PORT"]), workers=1)

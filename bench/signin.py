@@ -42,6 +42,16 @@ from kutamo_dev.stack import Stack
 USERS = 50
 
 
+def _command(module: str, factory: str, port: int, processes: int, server: str | None = None) -> list[str]:
+    """How a server is started: as identity starts itself, or (BENCH_SERVER=granian) under granian, to compare."""
+    if (server or os.environ.get("BENCH_SERVER")) != "granian":
+        return [sys.executable, "-m", module]
+    granian = os.path.join(os.path.dirname(sys.executable), "granian")
+    return [granian, "--interface", "asgi", "--factory", "--loop", "uvloop", "--host", "127.0.0.1", "--port",
+            str(port), "--workers", str(processes), "--no-ws", "--log-level", "warning",
+            f"{module}:{factory}"]  # fmt: skip
+
+
 def _setting(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
@@ -240,7 +250,8 @@ async def _run(stack: Stack) -> dict[str, Any]:
         for count in sorted({1, processes}):
             name = f"identity_x{count}"
             port = free_port()
-            server = Server(name, [sys.executable, "-m", "kutamo_identity"], bench.identity_env(port, count), port)
+            argv = _command("kutamo_identity.__main__", "worker_app", port, count)
+            server = Server(name, argv, bench.identity_env(port, count), port)
             servers.append(server)
             await server.ready("/health/ready")
         env = bench.identity_env(servers[0].port, 1)
@@ -250,7 +261,7 @@ async def _run(stack: Stack) -> dict[str, Any]:
             env=env, check=True, capture_output=True, timeout=60,
         )  # fmt: skip
         port = free_port()
-        floor = Server("floor", [sys.executable, "-m", "bench._floor"], {
+        floor = Server("floor", _command("bench._floor", "from_env", port, 1), {
             **os.environ, "PORT": str(port), "EMULATOR_URL": bench.emulator, "TID": bench.tid,
             "APPLICATION_ID": bench.app,
         }, port)  # fmt: skip
@@ -284,6 +295,7 @@ async def _run(stack: Stack) -> dict[str, Any]:
     for figures in summary.values():
         figures["ratio_to_floor"] = round(figures["saturation"]["identity_cpu_ms"] / floor_cpu, 2)
     return {
+        "server": os.environ.get("BENCH_SERVER", "uvicorn"),
         "settings": {"warmup": warmup, "round": per_round, "half_load": half, "rounds": rounds,
                      "concurrency": bench.concurrency, "processes": processes, "returning_users": USERS},
         "median": summary,

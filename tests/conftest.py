@@ -87,6 +87,9 @@ def identity(stack: dev_stack.Stack, database_url: str, emulator_url: str, logs_
             # itself is tested on an identity process of its own (test_public_endpoints.py).
             "RATE_LIMIT_PER_MINUTE": "1000000",
             "LOG_LEVEL": "DEBUG",
+            # One process: the suite reads counters and /ops figures each process keeps in memory. Several
+            # processes, and one of them killed, are tested on an identity of their own (test_processes.py).
+            "WEB_CONCURRENCY": "1",
         }
     )
     env["PUBLIC_BASE_URL"] = f"http://127.0.0.1:{env['PORT']}"

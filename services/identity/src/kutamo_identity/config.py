@@ -1,5 +1,6 @@
 """Configuration from environment variables: one pure function, read once in __main__, passed down."""
 
+import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -70,6 +71,11 @@ VARIABLES: dict[str, tuple[bool, str]] = {
         False,
         "Requests a client address may make per minute to the public endpoints, per process (default 600)",
     ),
+    "WEB_CONCURRENCY": (
+        False,
+        "Identity processes serving the port, replaced when one dies (default: the machine's CPU cores)",
+    ),
+    "DATABASE_POOL_SIZE": (False, "Most PostgreSQL connections each identity process opens (default 8)"),
     "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
 }
 
@@ -104,6 +110,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_per_minute: int = 600
     app_url: str = "http://localhost:8000/app"
     login_popup_timeout_seconds: int = 60
+    web_concurrency: int = 1
+    database_pool_size: int = 8
 
 
 def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
@@ -187,4 +195,6 @@ def from_env(environ: Mapping[str, str]) -> Config:
         log_level=level,
         outbox_retention_hours=_int(environ, "OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365),
         rate_limit_per_minute=_int(environ, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
+        web_concurrency=_int(environ, "WEB_CONCURRENCY", os.cpu_count() or 1, 1, 64),
+        database_pool_size=_int(environ, "DATABASE_POOL_SIZE", 8, 2, 100),
     )

@@ -54,8 +54,9 @@ class ClientRateLimiter:
         return len(self._buckets)
 
 
-def rate_limited(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of the public routes: 429 `rate_limited` with Retry-After once a client exceeds its limit."""
+async def rate_limited(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard of the public routes: 429 `rate_limited` with Retry-After once a client exceeds its limit.
+    A coroutine, though it never waits: Litestar runs a plain function guard in a thread, per request."""
     limiter: ClientRateLimiter = connection.app.state.rate_limiter
     client = connection.client.host if connection.client else "unknown"
     wait = limiter.take(client)
