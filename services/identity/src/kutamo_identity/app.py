@@ -42,6 +42,7 @@ from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.service import SignInService
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_identity.tenants.auth import Authenticator
+from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
@@ -91,7 +92,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await db.migrate_database(config.database_url)
-        pool = await db.create_pool(config.database_url)
+        pool = await db.create_pool(config.database_url, max_size=config.database_pool_size)
         await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
         keys = SigningKeys(
@@ -104,7 +105,8 @@ def create_app(
         )
         app.state.db_pool = pool
         app.state.rate_limiter = ClientRateLimiter(config.rate_limit_per_minute, clock)
-        app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id)
+        connections = ConnectionCache(pool)
+        app.state.signin_service = SignInService(pool, keys, sessions, config, metrics, clock, new_id, connections)
         _administration(app.state, pool, config, clock, new_id)
         app.state.pipeline = PipelineView(
             pool,
@@ -121,6 +123,7 @@ def create_app(
             asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
             asyncio.create_task(watch_readiness(pool, relay, metrics), name="readiness"),
+            asyncio.create_task(connections.listen(), name="connection-cache"),
         ]
         try:
             yield

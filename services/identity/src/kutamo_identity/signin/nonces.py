@@ -54,6 +54,11 @@ def check(key: bytes, nonce: str, tenant_id: uuid.UUID, now: datetime) -> dateti
     return expires_at
 
 
+def digest(nonce: str) -> bytes:
+    """What `consumed_nonces` keeps of a used nonce."""
+    return hashlib.sha256(nonce.encode()).digest()
+
+
 async def consume(
     conn: asyncpg.Connection, nonce: str, tenant_id: uuid.UUID, expires_at: datetime, now: datetime
 ) -> bool:
@@ -61,7 +66,7 @@ async def consume(
     recorded = await conn.fetchval(
         "insert into consumed_nonces (nonce_hash, tenant_id, consumed_at, expires_at) values ($1, $2, $3, $4)"
         " on conflict (nonce_hash) do nothing returning true",
-        hashlib.sha256(nonce.encode()).digest(),
+        digest(nonce),
         tenant_id,
         now,
         expires_at,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import asyncpg
 
 from kutamo_contracts import logformat
-from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
+from kutamo_contracts.envelope import SOURCE_IDENTITY, Envelope, encode_record
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import Binding, seal_token
 from kutamo_contracts.topics import USER_SIGNED_IN
@@ -22,7 +22,7 @@ from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
-from kutamo_identity.signin.linking import link
+from kutamo_identity.signin.linking import KnownUsers, link
 from kutamo_identity.signin.popup import POPUP_HELP
 from kutamo_identity.signin.refusals import refuse
 from kutamo_identity.signin.schemas import (
@@ -34,7 +34,8 @@ from kutamo_identity.signin.schemas import (
 )
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit
-from kutamo_identity.tenants.repository import Connection, bound_elsewhere, find_by_login_code, pin_directory
+from kutamo_identity.tenants.cache import ConnectionCache
+from kutamo_identity.tenants.repository import Connection, bound_elsewhere, pin_directory
 from kutamo_identity.tenants.rules import LOGIN_CODE
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class SignInService:
         metrics: IdentityMetrics,
         clock: Clock,
         new_id: IdFactory,
+        connections: ConnectionCache,
     ) -> None:
         self._pool = pool
         self._keys = keys
@@ -61,6 +63,8 @@ class SignInService:
         self._clock = clock
         self._new_id = new_id
         self._nonce_key = nonces.derive_key(config.sealing_keys.current)
+        self._connections = connections
+        self._known_users = KnownUsers()
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)
@@ -132,14 +136,63 @@ class SignInService:
         event_id = str(self._new_id())
         # Outside the transaction: a key is taken as published only once its row is committed.
         await self._sessions.publish_due(self._pool, now)
+        nonce_expires = nonces.check(self._nonce_key, request.nonce, connection.tenant_id, now)
+        if nonce_expires is None:
+            raise refuse("nonce_invalid")
+        if verifying:
+            user_id = await self._record_verification(
+                connection, request, person, now, event_id, traceparent, nonce_expires
+            )
+        else:
+            user_id = await self._record(connection, request, person, now, event_id, traceparent, nonce_expires)
+        token, expires = self._sessions.issue(user_id=user_id, tenant_id=str(connection.tenant_id), now=now)
+        return SignInResponse(
+            user_id=user_id,
+            tenant_id=str(connection.tenant_id),
+            session_token=token,
+            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+            expires_at=expires,
+            event_id=event_id,
+            directory_verified=verifying,
+        )
+
+    async def _record(
+        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
+        event_id: str, traceparent: str | None, nonce_expires: datetime,
+    ) -> str:  # fmt: skip
+        """Nonce, link, sign-in row and outbox row in one statement: one round trip (migration 0021)."""
+        tenant_id = connection.tenant_id
+        known = self._known_users.get(tenant_id, person.tid, person.oid)
+        user_id, new = (known, False) if known is not None else (self._new_id(), True)
+        for _ in range(3):
+            envelope = self._envelope(connection, request, person, now, event_id, str(user_id), traceparent)
+            try:
+                outcome, linked = await self._pool.fetchrow(
+                    "select outcome, user_id from record_sign_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+                    " $13, $14)",
+                    tenant_id, nonces.digest(request.nonce), nonce_expires, uuid.UUID(person.tid),
+                    uuid.UUID(person.oid), user_id, new, now, uuid.UUID(event_id), _text(person.name),
+                    envelope.topic, envelope.key, envelope.value, outbox.encode_headers(envelope),
+                )  # fmt: skip
+            except asyncpg.SerializationError:  # linked by a racing sign-in: the next call sees the link
+                continue
+            if outcome == "ok":
+                self._known_users.remember(tenant_id, person.tid, person.oid, user_id)
+                return str(user_id)
+            if outcome != "relink":
+                raise refuse(outcome)
+            user_id, new = (linked, False) if linked is not None else (self._new_id(), True)
+        raise refuse("nonce_invalid")  # three races in a row for one person: the page retries with a new nonce
+
+    async def _record_verification(
+        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
+        event_id: str, traceparent: str | None, nonce_expires: datetime,
+    ) -> str:  # fmt: skip
+        """A verification sign-in: pins the directory, audited, in the same transaction as the sign-in."""
         async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            nonce_expires = nonces.check(self._nonce_key, request.nonce, connection.tenant_id, now)
-            if nonce_expires is None or not await nonces.consume(
-                conn, request.nonce, connection.tenant_id, nonce_expires, now
-            ):
+            if not await nonces.consume(conn, request.nonce, connection.tenant_id, nonce_expires, now):
                 raise refuse("nonce_invalid")
-            if verifying:
-                await self._pin(conn, connection, request, person, now)
+            await self._pin(conn, connection, request, person, now)
             user_id = str(
                 await link(
                     conn,
@@ -158,44 +211,34 @@ class SignInService:
                 connection.tenant_id,
                 user_id,
                 now,
-                person.name.replace("\x00", "") if person.name else None,  # PostgreSQL text holds no NUL
+                _text(person.name),
             )
-            event = UserSignedIn(
-                event_id=event_id,
-                tenant_id=str(connection.tenant_id),
-                user_id=user_id,
-                azure_tid=person.tid,
-                azure_oid=person.oid,
-                signed_in_at=now,
-                login_code=connection.login_code,
-                name=person.name,
-                email=person.email.address,
-                email_source=person.email.source,
-                email_verified=person.email.verified,
-                sealed_graph_token=self._seal(
-                    request, Binding(event_id, str(connection.tenant_id), user_id, person.oid)
-                ),
-            )
-            envelope = encode_record(
-                USER_SIGNED_IN,
-                event,
-                event_id=event_id,
-                subject=user_id,
-                source=SOURCE_IDENTITY,
-                time=now,
-                traceparent=traceparent,
-            )
+            envelope = self._envelope(connection, request, person, now, event_id, user_id, traceparent)
             await outbox.add(conn, event_id, envelope, now)
-        token, expires = self._sessions.issue(user_id=user_id, tenant_id=str(connection.tenant_id), now=now)
-        return SignInResponse(
-            user_id=user_id,
-            tenant_id=str(connection.tenant_id),
-            session_token=token,
-            token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
-            expires_at=expires,
+        return user_id
+
+    def _envelope(
+        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
+        event_id: str, user_id: str, traceparent: str | None,
+    ) -> Envelope:  # fmt: skip
+        event = UserSignedIn(
             event_id=event_id,
-            directory_verified=verifying,
+            tenant_id=str(connection.tenant_id),
+            user_id=user_id,
+            azure_tid=person.tid,
+            azure_oid=person.oid,
+            signed_in_at=now,
+            login_code=connection.login_code,
+            name=person.name,
+            email=person.email.address,
+            email_source=person.email.source,
+            email_verified=person.email.verified,
+            sealed_graph_token=self._seal(request, Binding(event_id, str(connection.tenant_id), user_id, person.oid)),
         )
+        return encode_record(
+            USER_SIGNED_IN, event, event_id=event_id, subject=user_id, source=SOURCE_IDENTITY, time=now,
+            traceparent=traceparent,
+        )  # fmt: skip
 
     async def _verifying(self, connection: Connection, request: SignInRequest) -> bool:
         """True for a valid verification sign-in of a pending connection; checked before any key fetch."""
@@ -266,7 +309,7 @@ class SignInService:
 
     async def _connection(self, login_code: str) -> Connection:
         # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).
-        connection = await find_by_login_code(self._pool, login_code) if LOGIN_CODE.fullmatch(login_code) else None
+        connection = await self._connections.find(login_code) if LOGIN_CODE.fullmatch(login_code) else None
         if connection is None:
             self._metrics.sign_in("unknown", "unknown_login_code")
             raise self._unknown(login_code)
@@ -278,3 +321,7 @@ class SignInService:
             "unknown_login_code",
             f"No organisation uses the login code {login_code!r}. Check the link your IT admin sent you.",
         )
+
+
+def _text(name: str | None) -> str | None:
+    return name.replace("\x00", "") if name else None  # PostgreSQL text holds no NUL
