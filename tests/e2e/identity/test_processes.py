@@ -1,5 +1,6 @@
-"""Identity as several processes on one port: one killed is replaced while the others keep serving, and a
-crash loop stops the supervisor instead of spinning (docs/operations.md)."""
+"""Identity as several processes on one port: one killed is replaced while the others keep serving (and
+/metrics still counts every process's sign-ins), and a crash loop stops the supervisor instead of
+spinning (docs/operations.md)."""
 
 import asyncio
 import os
@@ -13,6 +14,7 @@ import pytest
 
 from kutamo_dev.ports import free_port
 from kutamo_identity.server import EXIT_RESTARTS_EXHAUSTED, RESTART_LIMIT
+from tests.e2e.operations.scrape import metrics, total
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in
@@ -84,6 +86,11 @@ async def test_a_killed_identity_process_is_replaced_while_the_other_keeps_servi
     assert before[0] not in after
     assert len(after) == 2, "the killed process was not replaced"
     assert "identity worker process replaced" in two_processes.log_path.read_text()
+    async with httpx.AsyncClient() as http:  # whichever process answers counts every process's sign-ins
+        for _ in range(4):
+            scraped = await metrics(http, two_processes.url)
+            ok = total(scraped, "kutamo_identity_sign_ins_total", tenant_id=tenant.tenant_id, result="ok")
+            assert ok == outcomes.count(201)
 
 
 async def test_a_supervisor_whose_processes_keep_dying_gives_up_with_a_failed_status(

@@ -25,12 +25,21 @@ _APPLIED = "select name from identity.schema_migrations"
 _RECORD = "insert into identity.schema_migrations (name) values ($1)"
 
 
+async def _no_session_state(_: asyncpg.Connection) -> None:
+    """Release without asyncpg's reset query (RESET ALL, UNLISTEN *, CLOSE ALL, advisory unlock): a
+    second round trip per use. Nothing here leaves session state on a pooled connection: tenant and
+    operator contexts are transaction-local, the relay's advisory lock is on a connection of its own,
+    and the connection cache UNLISTENs before it gives its connection back. asyncpg still rolls back a
+    transaction left open."""
+
+
 async def create_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """The service's pool: every connection acts as kutamo_identity_app, bound by row-level security."""
     pool = await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
+        reset=_no_session_state,
         server_settings={"search_path": SCHEMA, "application_name": "kutamo-identity", "role": APP_ROLE},
     )
     assert pool is not None

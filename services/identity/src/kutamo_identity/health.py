@@ -5,7 +5,7 @@ from typing import Any
 
 import asyncpg
 from litestar import Controller, Request, Response, get
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.metrics import IdentityMetrics
@@ -63,7 +63,7 @@ class HealthController(Controller):
         self, request: Request[Any, Any, Any], authenticator: Authenticator, metrics: IdentityMetrics
     ) -> Response[bytes]:
         require_operator(await authenticator.principal(request.headers.get("authorization")))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @get("/.well-known/jwks.json", summary="Public keys that verify Kutamo session tokens")
     async def jwks(self, db_pool: asyncpg.Pool, clock: Clock) -> Response[dict[str, Any]]:

@@ -1,18 +1,29 @@
 """The identity service's Prometheus metrics, in a registry of its own served at /metrics.
 
+With several processes on one port (WEB_CONCURRENCY > 1) any of them answers a scrape, so each writes
+its values to files in PROMETHEUS_MULTIPROC_DIR (the supervisor sets it, server.py) and /metrics sums
+them: counters include those of processes that have died since, gauges show the largest live value.
+
 Label sets are bounded: `tenant_id` is bounded by configuration (one per customer), `result` and
 `code` by the refusal catalogue and Microsoft's AADSTS codes we know; never a user id.
 """
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from kutamo_identity.ops.recent import RecentOutcomes
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class IdentityMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
+        self._multiprocess_dir = os.environ.get(MULTIPROCESS_DIR)
+        if self._multiprocess_dir is None:  # process_* figures of one of several processes would mislead
+            ProcessCollector(registry=self.registry)
         self.sign_ins = Counter(
             "kutamo_identity_sign_ins_total",
             "Sign-in attempts by tenant and result (ok, or the refusal code).",
@@ -34,16 +45,19 @@ class IdentityMetrics:
         self.ready = Gauge(
             "kutamo_identity_ready",
             "1 when the service can serve sign-ins (its database answers), else 0.",
+            multiprocess_mode="livemax",
             registry=self.registry,
         )
         self.outbox_backlog = Gauge(
             "kutamo_identity_outbox_backlog_rows",
             "Outbox rows not yet published to Kafka.",
+            multiprocess_mode="livemax",
             registry=self.registry,
         )
         self.outbox_oldest_age = Gauge(
             "kutamo_identity_outbox_oldest_age_seconds",
             "Age of the oldest outbox row not yet published (0 when none).",
+            multiprocess_mode="livemax",
             registry=self.registry,
         )
         self.relay_published = Counter(
@@ -70,6 +84,14 @@ class IdentityMetrics:
         )
         self.recent_sign_ins = RecentOutcomes()
         self.recent_microsoft_errors = RecentOutcomes()
+
+    def exposition(self) -> bytes:
+        """The text /metrics answers: this process's registry, or every process's values summed."""
+        if self._multiprocess_dir is None:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=self._multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(combined)
 
     def sign_in(self, tenant_id: str, result: str) -> None:
         """Count one sign-in outcome: `ok` or the refusal code."""

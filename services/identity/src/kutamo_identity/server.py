@@ -9,13 +9,18 @@ Kubernetes) sees a failed service (docs/operations.md).
 """
 
 import logging
+import os
+import tempfile
 import time
 from collections import deque
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors.multiprocess import Multiprocess
+
+from kutamo_identity.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("kutamo_identity.server")
 
@@ -47,8 +52,11 @@ def serve(app: Any, *, host: str, port: int, workers: int, factory: bool = False
     if workers <= 1:
         uvicorn.Server(config).run()
         return 0
-    supervisor = Supervisor(config, sockets=[config.bind_socket()])
-    supervisor.run()
+    with tempfile.TemporaryDirectory(prefix="kutamo-identity-metrics-") as metrics_dir:
+        # Spawned workers inherit it and write their metric values there (metrics.py).
+        os.environ.setdefault(MULTIPROCESS_DIR, metrics_dir)
+        supervisor = Supervisor(config, sockets=[config.bind_socket()])
+        supervisor.run()
     if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
         return STARTUP_FAILURE  # a replacement could not start (uvicorn stops then: it would fail again)
     return EXIT_RESTARTS_EXHAUSTED if supervisor.gave_up else 0
@@ -65,7 +73,10 @@ class Supervisor(Multiprocess):
     def keep_subprocess_alive(self) -> None:
         before = {p.pid for p in self.processes}
         super().keep_subprocess_alive()
-        replaced = sum(1 for p in self.processes if p.pid not in before)
+        gone = before - {p.pid for p in self.processes}
+        for pid in gone:
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call] # live gauges go, counters stay
+        replaced = len(gone)
         if not replaced:
             return
         now = time.monotonic()
