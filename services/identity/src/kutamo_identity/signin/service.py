@@ -3,27 +3,21 @@
 import logging
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 
 from kutamo_contracts import logformat
-from kutamo_contracts.envelope import SOURCE_IDENTITY, Envelope, encode_record
-from kutamo_contracts.events import UserSignedIn
-from kutamo_contracts.sealing import Binding, seal_token
-from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
 from kutamo_identity.login.urls import callback_url
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.outbox import writer as outbox
-from kutamo_identity.scim import repository as directory
 from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
-from kutamo_identity.signin.linking import KnownUsers, link
 from kutamo_identity.signin.popup import POPUP_HELP
+from kutamo_identity.signin.recording import SignInRecorder
 from kutamo_identity.signin.refusals import refuse
 from kutamo_identity.signin.schemas import (
     LoginConfiguration,
@@ -33,9 +27,8 @@ from kutamo_identity.signin.schemas import (
     SignInResponse,
 )
 from kutamo_identity.tenancy import tenant_transaction
-from kutamo_identity.tenants import audit
 from kutamo_identity.tenants.cache import ConnectionCache
-from kutamo_identity.tenants.repository import Connection, bound_elsewhere, pin_directory
+from kutamo_identity.tenants.repository import Connection
 from kutamo_identity.tenants.rules import LOGIN_CODE
 
 log = logging.getLogger(__name__)
@@ -64,7 +57,7 @@ class SignInService:
         self._new_id = new_id
         self._nonce_key = nonces.derive_key(config.sealing_keys.current)
         self._connections = connections
-        self._known_users = KnownUsers()
+        self._recorder = SignInRecorder(pool, config, clock, new_id)
 
     async def login_configuration(self, login_code: str) -> LoginConfiguration:
         connection = await self._connection(login_code)
@@ -140,11 +133,13 @@ class SignInService:
         if nonce_expires is None:
             raise refuse("nonce_invalid")
         if verifying:
-            user_id = await self._record_verification(
+            user_id = await self._recorder.record_verification(
                 connection, request, person, now, event_id, traceparent, nonce_expires
             )
         else:
-            user_id = await self._record(connection, request, person, now, event_id, traceparent, nonce_expires)
+            user_id = await self._recorder.record(
+                connection, request, person, now, event_id, traceparent, nonce_expires
+            )
         token, expires = self._sessions.issue(user_id=user_id, tenant_id=str(connection.tenant_id), now=now)
         return SignInResponse(
             user_id=user_id,
@@ -155,90 +150,6 @@ class SignInService:
             event_id=event_id,
             directory_verified=verifying,
         )
-
-    async def _record(
-        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
-        event_id: str, traceparent: str | None, nonce_expires: datetime,
-    ) -> str:  # fmt: skip
-        """Nonce, link, sign-in row and outbox row in one statement: one round trip (migration 0021)."""
-        tenant_id = connection.tenant_id
-        known = self._known_users.get(tenant_id, person.tid, person.oid)
-        user_id, new = (known, False) if known is not None else (self._new_id(), True)
-        for _ in range(3):
-            envelope = self._envelope(connection, request, person, now, event_id, str(user_id), traceparent)
-            try:
-                outcome, linked = await self._pool.fetchrow(
-                    "select outcome, user_id from record_sign_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                    " $13, $14)",
-                    tenant_id, nonces.digest(request.nonce), nonce_expires, uuid.UUID(person.tid),
-                    uuid.UUID(person.oid), user_id, new, now, uuid.UUID(event_id), _text(person.name),
-                    envelope.topic, envelope.key, envelope.value, outbox.encode_headers(envelope),
-                )  # fmt: skip
-            except asyncpg.SerializationError:  # linked by a racing sign-in: the next call sees the link
-                continue
-            if outcome == "ok":
-                self._known_users.remember(tenant_id, person.tid, person.oid, user_id)
-                return str(user_id)
-            if outcome != "relink":
-                raise refuse(outcome)
-            user_id, new = (linked, False) if linked is not None else (self._new_id(), True)
-        raise refuse("nonce_invalid")  # three races in a row for one person: the page retries with a new nonce
-
-    async def _record_verification(
-        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
-        event_id: str, traceparent: str | None, nonce_expires: datetime,
-    ) -> str:  # fmt: skip
-        """A verification sign-in: pins the directory, audited, in the same transaction as the sign-in."""
-        async with tenant_transaction(self._pool, connection.tenant_id) as conn:
-            if not await nonces.consume(conn, request.nonce, connection.tenant_id, nonce_expires, now):
-                raise refuse("nonce_invalid")
-            await self._pin(conn, connection, request, person, now)
-            user_id = str(
-                await link(
-                    conn,
-                    tenant_id=connection.tenant_id,
-                    tid=person.tid,
-                    oid=person.oid,
-                    new_user_id=self._new_id(),
-                    now=now,
-                )
-            )
-            if await directory.is_inactive(conn, user_id):
-                raise refuse("user_deactivated")
-            await conn.execute(
-                "insert into sign_ins (event_id, tenant_id, user_id, signed_in_at, name) values ($1, $2, $3, $4, $5)",
-                event_id,
-                connection.tenant_id,
-                user_id,
-                now,
-                _text(person.name),
-            )
-            envelope = self._envelope(connection, request, person, now, event_id, user_id, traceparent)
-            await outbox.add(conn, event_id, envelope, now)
-        return user_id
-
-    def _envelope(
-        self, connection: Connection, request: SignInRequest, person: azure.MicrosoftIdentity, now: datetime,
-        event_id: str, user_id: str, traceparent: str | None,
-    ) -> Envelope:  # fmt: skip
-        event = UserSignedIn(
-            event_id=event_id,
-            tenant_id=str(connection.tenant_id),
-            user_id=user_id,
-            azure_tid=person.tid,
-            azure_oid=person.oid,
-            signed_in_at=now,
-            login_code=connection.login_code,
-            name=person.name,
-            email=person.email.address,
-            email_source=person.email.source,
-            email_verified=person.email.verified,
-            sealed_graph_token=self._seal(request, Binding(event_id, str(connection.tenant_id), user_id, person.oid)),
-        )
-        return encode_record(
-            USER_SIGNED_IN, event, event_id=event_id, subject=user_id, source=SOURCE_IDENTITY, time=now,
-            traceparent=traceparent,
-        )  # fmt: skip
 
     async def _verifying(self, connection: Connection, request: SignInRequest) -> bool:
         """True for a valid verification sign-in of a pending connection; checked before any key fetch."""
@@ -253,34 +164,6 @@ class SignInService:
         if not valid:
             raise refuse("verification_invalid")
         return True
-
-    @staticmethod
-    async def _pin(
-        conn: asyncpg.Connection,
-        connection: Connection,
-        request: SignInRequest,
-        person: azure.MicrosoftIdentity,
-        now: datetime,
-    ) -> None:
-        """Consume the verification code and pin the directory, audited, in the sign-in's transaction."""
-        code = request.verification_code or ""
-        issued = await secrets.consume_verification_code(conn, code, connection.tenant_id, person.tid, now)
-        if issued is None:
-            raise refuse("verification_invalid")
-        application_id = uuid.UUID(connection.application_id)
-        if await bound_elsewhere(conn, connection.tenant_id, application_id, uuid.UUID(person.tid)):
-            raise refuse("directory_already_bound")
-        if not await pin_directory(conn, connection.tenant_id, person.tid, now):
-            raise refuse("verification_invalid")
-        await audit.record(
-            conn, connection.tenant_id, f"microsoft:{person.tid}/{person.oid}", "azure_ad.directory_verified", now,
-            before={"directory_id": None, "proposed_directory_id": connection.proposed_directory_id},
-            after={
-                "directory_id": person.tid, "application_id": connection.application_id, "status": "active",
-                "verified_by": {"tid": person.tid, "oid": person.oid},
-                "verification_code": {"created_by": issued["created_by"], "created_at": issued["created_at"]},
-            },
-        )  # fmt: skip
 
     async def _remember_refusal(self, tenant_id: uuid.UUID, code: str) -> None:
         """For the tenant's setup page; failing to remember one must not change the answer."""
@@ -299,13 +182,6 @@ class SignInService:
         if admin_hint and found.code in microsoft_errors.ABOUT_REDIRECT_URI:
             admin_hint += f" The redirect URI to register: {callback_url(self._config.public_base_url)}"
         return MicrosoftErrorGuidance(code=found.code, detail=found.detail, admin_hint=admin_hint, retry=found.retry)
-
-    def _seal(self, request: SignInRequest, binding: Binding) -> str | None:
-        if request.access_token is None:
-            return None
-        lifetime = request.access_token_expires_in or self._config.graph_token_ttl_seconds
-        expires = self._clock() + timedelta(seconds=lifetime)
-        return seal_token(self._config.sealing_keys, binding, request.access_token, expires)
 
     async def _connection(self, login_code: str) -> Connection:
         # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).
