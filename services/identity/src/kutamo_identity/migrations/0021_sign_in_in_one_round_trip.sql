@@ -4,6 +4,11 @@
 -- and write its outbox row. It runs as the caller (kutamo_identity_app), so row-level security applies
 -- to every statement in it, in the tenant context it sets first.
 --
+-- The caller decided on a connection it may have cached (tenants/cache.py): the function admits only
+-- while the connection row is still that version (its xmin) and not disabled, else it writes nothing
+-- and answers 'stale', and the caller decides again on the connection as it is now. So an admin's
+-- change binds the very next sign-in, whether or not its NOTIFY has reached the process yet.
+--
 -- The event in the outbox row names the user id, so the caller must know it before the call: the id
 -- it remembers for (tid, oid), or a fresh one for a person it has not seen. When the database links
 -- (tid, oid) to another id (the caller's memory is stale, or another process linked the person first),
@@ -12,7 +17,7 @@
 create function identity.record_sign_in(
     p_tenant uuid, p_nonce_hash bytea, p_nonce_expires timestamptz, p_tid uuid, p_oid uuid, p_user uuid,
     p_user_is_new boolean, p_now timestamptz, p_event uuid, p_name text, p_topic text, p_key bytea,
-    p_value bytea, p_headers bytea
+    p_value bytea, p_headers bytea, p_connection_version text
 ) returns table (outcome text, user_id uuid)
     language plpgsql volatile security invoker set search_path = identity, pg_temp
     as $$
@@ -20,6 +25,11 @@ declare
     linked uuid;
 begin
     perform set_config('kutamo.tenant_id', p_tenant::text, true);
+    if not exists (select 1 from azure_ad_connections c where c.tenant_id = p_tenant
+                   and c.xmin::text = p_connection_version and c.status <> 'disabled') then
+        return query select 'stale'::text, null::uuid;
+        return;
+    end if;
     select i.user_id into linked from identities i
     where i.tenant_id = p_tenant and i.azure_tid = p_tid and i.azure_oid = p_oid;
     if linked is distinct from p_user and (linked is not null or not p_user_is_new) then
@@ -56,7 +66,7 @@ begin
 end
 $$;
 grant execute on function identity.record_sign_in(
-    uuid, bytea, timestamptz, uuid, uuid, uuid, boolean, timestamptz, uuid, text, text, bytea, bytea, bytea
+    uuid, bytea, timestamptz, uuid, uuid, uuid, boolean, timestamptz, uuid, text, text, bytea, bytea, bytea, text
 ) to kutamo_identity_app;
 
 -- A change to what a login code admits (its connection, its tenant's name, the code itself) tells every

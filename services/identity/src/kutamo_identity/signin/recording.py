@@ -25,6 +25,10 @@ from kutamo_identity.tenants import audit
 from kutamo_identity.tenants.repository import Connection, bound_elsewhere, pin_directory
 
 
+class ConnectionChanged(Exception):
+    """The connection changed (or was disabled) since it was cached; nothing was written."""
+
+
 class SignInRecorder:
     def __init__(self, pool: asyncpg.Pool, config: Config, clock: Clock, new_id: IdFactory) -> None:
         self._pool = pool
@@ -46,16 +50,18 @@ class SignInRecorder:
             try:
                 outcome, linked = await self._pool.fetchrow(
                     "select outcome, user_id from record_sign_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                    " $13, $14)",
+                    " $13, $14, $15)",
                     tenant_id, nonces.digest(request.nonce), nonce_expires, uuid.UUID(person.tid),
                     uuid.UUID(person.oid), user_id, new, now, uuid.UUID(event_id), _text(person.name),
-                    envelope.topic, envelope.key, envelope.value, outbox.encode_headers(envelope),
+                    envelope.topic, envelope.key, envelope.value, outbox.encode_headers(envelope), connection.version,
                 )  # fmt: skip
             except asyncpg.SerializationError:  # linked by a racing sign-in: the next call sees the link
                 continue
             if outcome == "ok":
                 self._known_users.remember(tenant_id, person.tid, person.oid, user_id)
                 return str(user_id)
+            if outcome == "stale":
+                raise ConnectionChanged
             if outcome != "relink":
                 raise refuse(outcome)
             user_id, new = (linked, False) if linked is not None else (self._new_id(), True)

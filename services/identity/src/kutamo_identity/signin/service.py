@@ -17,7 +17,7 @@ from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
 from kutamo_identity.signin.popup import POPUP_HELP
-from kutamo_identity.signin.recording import SignInRecorder
+from kutamo_identity.signin.recording import ConnectionChanged, SignInRecorder
 from kutamo_identity.signin.refusals import refuse
 from kutamo_identity.signin.schemas import (
     LoginConfiguration,
@@ -95,7 +95,7 @@ class SignInService:
         connection = await self._connection(request.login_code)
         logformat.bind(tenant_id=str(connection.tenant_id))
         try:
-            response = await self._sign_in(connection, request, traceparent)
+            response = await self._decide(connection, request, traceparent)
         except SignInRefused as refusal:
             self._metrics.sign_in(str(connection.tenant_id), refusal.code)
             log.info("sign-in refused", extra={"code": refusal.code})
@@ -104,6 +104,23 @@ class SignInService:
         self._metrics.sign_in(str(connection.tenant_id), "ok")
         log.info("sign-in accepted", extra={"user_id": response.user_id, "event_id": response.event_id})
         return response
+
+    async def _decide(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:
+        """Sign in on the cached connection; when it refuses, or the database finds the connection changed,
+        once more on the connection as it is now (an admin may have changed it a moment ago, its NOTIFY
+        still on the way). Nothing was written by the first attempt either way."""
+        try:
+            return await self._sign_in(connection, request, traceparent)
+        except (SignInRefused, ConnectionChanged) as first:
+            current = await self._connection(request.login_code, fresh=True)
+            if current == connection:
+                if isinstance(first, ConnectionChanged):
+                    raise refuse("connection_disabled") from None
+                raise
+        try:
+            return await self._sign_in(current, request, traceparent)
+        except ConnectionChanged:
+            raise refuse("connection_disabled") from None
 
     async def _sign_in(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:
         # The Graph token is sealed for the worker, which puts it in an HTTP header: only a token of
@@ -183,9 +200,10 @@ class SignInService:
             admin_hint += f" The redirect URI to register: {callback_url(self._config.public_base_url)}"
         return MicrosoftErrorGuidance(code=found.code, detail=found.detail, admin_hint=admin_hint, retry=found.retry)
 
-    async def _connection(self, login_code: str) -> Connection:
+    async def _connection(self, login_code: str, *, fresh: bool = False) -> Connection:
         # Only codes that could exist reach the database (and no NUL byte, which PostgreSQL refuses).
-        connection = await self._connections.find(login_code) if LOGIN_CODE.fullmatch(login_code) else None
+        valid = LOGIN_CODE.fullmatch(login_code)
+        connection = await self._connections.find(login_code, fresh=fresh) if valid else None
         if connection is None:
             self._metrics.sign_in("unknown", "unknown_login_code")
             raise self._unknown(login_code)

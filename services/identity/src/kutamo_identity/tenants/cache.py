@@ -29,9 +29,10 @@ class ConnectionCache:
         self._generation = 0
         self._listening = False
 
-    async def find(self, login_code: str) -> Connection | None:
+    async def find(self, login_code: str, *, fresh: bool = False) -> Connection | None:
+        """The connection behind a login code; `fresh` reads it from the database whatever is cached."""
         key = login_code.lower()
-        if self._listening and (found := self._entries.get(key)) is not None:
+        if not fresh and self._listening and (found := self._entries.get(key)) is not None:
             return found
         generation = self._generation
         connection = await find_by_login_code(self._pool, login_code)

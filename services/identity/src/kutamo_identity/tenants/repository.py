@@ -29,6 +29,8 @@ class Connection(msgspec.Struct, frozen=True, kw_only=True):
     """A directory entered by a tenant admin, waiting for the verification sign-in from it that pins it."""
     allow_guests: bool = False
     """Whether B2B guests of the directory (accounts whose home is elsewhere) may sign in."""
+    version: str = ""
+    """The connection row's version (its xmin): the sign-in's statement admits only on this version."""
 
 
 class LoginCodeTaken(Exception):
@@ -38,7 +40,7 @@ class LoginCodeTaken(Exception):
 _CONNECTION = """
     select c.tenant_id, t.display_name as tenant_name, c.application_id, c.login_code, c.user_note,
            c.directory_id, c.status, c.sign_in_flow, c.proposed_directory_id, c.allow_guests,
-           c.disabled_by_operator, c.created_at, c.updated_at
+           c.disabled_by_operator, c.created_at, c.updated_at, c.xmin::text as version
     from azure_ad_connections c join tenants t on t.id = c.tenant_id
     where c.tenant_id = $1
 """
@@ -60,6 +62,7 @@ def _connection(row: asyncpg.Record) -> Connection:
         sign_in_flow=row["sign_in_flow"],
         proposed_directory_id=_text(row["proposed_directory_id"]),
         allow_guests=row["allow_guests"],
+        version=row["version"],
     )
 
 
