@@ -16,8 +16,8 @@ from kutamo_contracts.envelope import Envelope
 from kutamo_dev import stack as dev_stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_identity.outbox.writer import OUTBOX
+from kutamo_kit.outbox.relay import OutboxRelay
 from tests.support.databases import throwaway_database
 
 PARTITIONS = 3
@@ -82,7 +82,7 @@ async def start_relay(stack: dev_stack.Stack, relay_database: str) -> AsyncItera
     running: list[tuple[OutboxRelay, asyncio.Task[None]]] = []
 
     async def start(**options: object) -> tuple[OutboxRelay, asyncio.Task[None]]:
-        relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, poll_interval=0.2, **options)  # type: ignore[arg-type]
+        relay = OutboxRelay(OUTBOX, relay_database, stack.kafka.bootstrap_servers, poll_interval=0.2, **options)  # type: ignore[arg-type]
         task = asyncio.create_task(relay.run())
         running.append((relay, task))
         return relay, task

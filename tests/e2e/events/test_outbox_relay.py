@@ -11,8 +11,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_identity.outbox.writer import OUTBOX
+from kutamo_kit.outbox.relay import OutboxRelay
 from tests.e2e.conftest import eventually
 from tests.e2e.events.conftest import PARTITIONS, RelayFactory, per_key, read_topic, write_event
 
@@ -179,7 +179,7 @@ async def test_published_rows_are_deleted_after_the_retention_period_and_waiting
     await relay_db.execute("update outbox set created_at = $1", now - timedelta(days=3))
     await _published_at(relay_db, ids["old"], now - timedelta(hours=2))
     await _published_at(relay_db, ids["recent"], now - timedelta(minutes=10))
-    relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, retention=timedelta(hours=1))
+    relay = OutboxRelay(OUTBOX, relay_database, stack.kafka.bootstrap_servers, retention=timedelta(hours=1))
 
     assert await relay.delete_published(relay_db) == 1
 
@@ -232,7 +232,7 @@ async def test_backlog_size_and_age_are_exposed_then_drain_to_zero(
         for _ in range(5):
             await write_event(relay_db, topic, "user-1")
         await relay_db.execute("update outbox set created_at = now() - interval '90 seconds'")
-        relay, _ = await start_relay(metrics=metrics, observe_every=0.2)
+        relay, _ = await start_relay(report=metrics.relay, observe_every=0.2)
 
         async def backlog_seen() -> bool | None:
             return True if sample("kutamo_identity_outbox_backlog_rows") == 5 else None

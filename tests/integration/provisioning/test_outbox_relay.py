@@ -1,4 +1,4 @@
-"""The worker's outbox relay on the real PostgreSQL and Kafka: every announcement once, each user's in
+"""The kit's outbox relay on the worker's outbox, on the real PostgreSQL and Kafka: every announcement once, each user's in
 order, on the partition Kafka's default partitioner gives the user's key."""
 
 import asyncio
@@ -9,32 +9,39 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 import pytest
+from prometheus_client import CollectorRegistry
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_contracts.envelope import Envelope
 from kutamo_dev import stack as dev_stack
+from kutamo_kit.outbox.metrics import RelayMetrics
+from kutamo_kit.outbox.relay import OutboxRelay
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import outbox
-from kutamo_provisioning.metrics import Metrics
 from tests.support.databases import throwaway_database
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def pool(stack: dev_stack.Stack) -> AsyncIterator[asyncpg.Pool]:
+async def database(stack: dev_stack.Stack) -> AsyncIterator[str]:
     async with throwaway_database(stack.postgres.url, "kutamo_relay") as url:
-        created = await worker_db.create_pool(url)
-        async with created.acquire() as conn:
-            await worker_db.migrate(conn)
-        yield created
-        await created.close()
+        yield url
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await worker_db.create_pool(database)
+    async with created.acquire() as conn:
+        await worker_db.migrate(conn)
+    yield created
+    await created.close()
 
 
 async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
-    stack: dev_stack.Stack, pool: asyncpg.Pool
+    stack: dev_stack.Stack, database: str, pool: asyncpg.Pool
 ) -> None:
     bootstrap = stack.kafka.bootstrap_servers
     topic = f"test.user-provisioned.{uuid.uuid4().hex[:8]}"
@@ -51,13 +58,12 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
     for start in range(0, len(envelopes), 70):  # several transactions, as batches write them
         async with pool.acquire() as conn, conn.transaction():
             await outbox.write(conn, envelopes[start : start + 70], NOW)
-    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
-    stopping = asyncio.Event()
-    task = asyncio.create_task(relay.run(stopping))
+    relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
+    task = asyncio.create_task(relay.run())
     try:
         received = await _read(bootstrap, topic, 4, len(envelopes))
     finally:
-        stopping.set()
+        relay.stop()
         await asyncio.wait_for(task, 20)
 
     assert sorted(r[1] for r in received) == sorted(e.value for e in envelopes), "each exactly once"
@@ -65,7 +71,7 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
         mine = [(partition, value) for partition, value, key in received if key == user.encode()]
         assert [v for _, v in mine] == [f"{user}:{n}".encode() for n in range(40)], "in order"
         assert {p for p, _ in mine} == {DefaultPartitioner()(user.encode(), [0, 1, 2, 3], [0, 1, 2, 3])}
-    assert relay.leader is False
+    assert relay.is_leader is False
     assert await pool.fetchval("select count(*) from outbox") == 0
 
 
@@ -88,7 +94,7 @@ async def _read(bootstrap: str, topic: str, partitions: int, expected: int) -> l
 
 
 async def test_announcements_waiting_in_the_earlier_format_are_still_published(
-    stack: dev_stack.Stack, pool: asyncpg.Pool
+    stack: dev_stack.Stack, database: str, pool: asyncpg.Pool
 ) -> None:
     """Rows written before migration 0004 (one JSON envelope, bytes as base64) survive the upgrade."""
     bootstrap = stack.kafka.bootstrap_servers
@@ -106,13 +112,12 @@ async def test_announcements_waiting_in_the_earlier_format_are_still_published(
             topic, msgspec.json.encode(old).decode(), NOW,
         )  # fmt: skip
         await outbox.write(conn, [new], NOW)
-    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
-    stopping = asyncio.Event()
-    task = asyncio.create_task(relay.run(stopping))
+    relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
+    task = asyncio.create_task(relay.run())
     try:
         received = await _read(bootstrap, topic, 1, 2)
     finally:
-        stopping.set()
+        relay.stop()
         await asyncio.wait_for(task, 20)
 
     assert [(value, key) for _, value, key in received] == [(b'{"n": 1}', user.encode()), (b'{"n": 2}', user.encode())]

@@ -26,7 +26,7 @@ from kutamo_identity.login.controller import AssetsController, LoginPagesControl
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
-from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.outbox.relay import RelayProcess, relay_process
 from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.scim import routes as scim
 from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
@@ -45,6 +45,7 @@ from kutamo_identity.tenants.auth import Authenticator
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 
 
 def _provide_operators(state: State) -> OperatorService:
@@ -75,13 +76,11 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     metrics = IdentityMetrics()
-    relay = OutboxRelay(
-        config.database_url,
-        config.kafka_bootstrap_servers,
-        clock,
-        metrics=metrics,
-        retention=timedelta(hours=config.outbox_retention_hours),
+    kafka = install(
+        KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka, waiting=metrics.relay.waiting)
     )
+    relay = relay_process(config, metrics, kafka)
+    stopping = asyncio.Event()
     sessions = SessionIssuer(
         config.public_base_url,
         config.session_ttl_seconds,
@@ -90,6 +89,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        install(kafka)  # aiokafka's outage chatter becomes this tracker's few lines
         await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
         await sessions.publish_due(pool, clock())
@@ -114,9 +114,11 @@ def create_app(
             metrics.recent_sign_ins,
             metrics.recent_microsoft_errors,
             clock,
+            kafka,
         )
-        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        relay_task = asyncio.create_task(relay.run(stopping), name="outbox-relay")
         chores = [
+            asyncio.create_task(kafka.watch(), name="kafka-connectivity"),
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
             asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
@@ -125,11 +127,11 @@ def create_app(
         try:
             yield
         finally:
-            relay.stop()
+            stopping.set()
             for chore in chores:
                 chore.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(relay_task, 10)
+                await asyncio.wait_for(relay_task, 20)
             await asyncio.gather(*chores, return_exceptions=True)
             await app.state.pipeline.close()
             await http.aclose()
@@ -163,7 +165,7 @@ def create_app(
         pipeline: PipelineView = state.pipeline
         return pipeline
 
-    def provide_relay() -> OutboxRelay:
+    def provide_relay() -> RelayProcess:
         return relay
 
     def provide_config() -> Config:

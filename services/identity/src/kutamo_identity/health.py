@@ -9,13 +9,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.outbox.relay import RelayProcess
 from kutamo_identity.seams import Clock
 from kutamo_identity.sessions.issuer import published_keys
 from kutamo_identity.tenants.auth import Authenticator, require_operator
 
 
-async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]:
+async def readiness(db_pool: asyncpg.Pool, relay: RelayProcess) -> dict[str, Any]:
     """Each check and whether it passed; the service is ready when all pass."""
     checks: dict[str, Any] = {}
     try:
@@ -24,12 +24,12 @@ async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     # Kafka being down does not stop sign-ins (events wait in the outbox), so it informs but does not fail.
-    checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
+    checks["outbox_relay"] = {"ok": True, "leader": relay.leader, "last_error": relay.last_error}
     return checks
 
 
 async def watch_readiness(
-    db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics, every: float = 5
+    db_pool: asyncpg.Pool, relay: RelayProcess, metrics: IdentityMetrics, every: float = 5
 ) -> None:
     """Keep the `kutamo_identity_ready` gauge current between scrapes (cancel to stop)."""
     while True:
@@ -45,7 +45,7 @@ class HealthController(Controller):
 
     @get("/health/ready", summary="The service can serve sign-ins")
     async def ready(
-        self, db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics
+        self, db_pool: asyncpg.Pool, relay: RelayProcess, metrics: IdentityMetrics
     ) -> Response[dict[str, Any]]:
         checks = await readiness(db_pool, relay)
         ok = all(check["ok"] for check in checks.values())

@@ -7,6 +7,8 @@ Label sets are bounded: `tenant_id` is bounded by configuration (one per custome
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 from kutamo_identity.ops.recent import RecentOutcomes
+from kutamo_kit.kafka.connectivity import KafkaMetrics
+from kutamo_kit.outbox.metrics import RelayMetrics
 
 
 class IdentityMetrics:
@@ -36,32 +38,10 @@ class IdentityMetrics:
             "1 when the service can serve sign-ins (its database answers), else 0.",
             registry=self.registry,
         )
-        self.outbox_backlog = Gauge(
-            "kutamo_identity_outbox_backlog_rows",
-            "Outbox rows not yet published to Kafka.",
-            registry=self.registry,
-        )
-        self.outbox_oldest_age = Gauge(
-            "kutamo_identity_outbox_oldest_age_seconds",
-            "Age of the oldest outbox row not yet published (0 when none).",
-            registry=self.registry,
-        )
-        self.relay_published = Counter(
-            "kutamo_identity_relay_published_total",
-            "Events the outbox relay published to Kafka.",
-            registry=self.registry,
-        )
-        self.relay_errors = Counter(
-            "kutamo_identity_relay_errors_total",
-            "Relay rounds that failed (Kafka or PostgreSQL unavailable) and will be retried.",
-            registry=self.registry,
-        )
-        self.relay_publish_seconds = Histogram(
-            "kutamo_identity_relay_publish_seconds",
-            "Time to publish one batch of outbox rows and mark them sent.",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
-            registry=self.registry,
-        )
+        # kutamo_identity_outbox_backlog_rows, _outbox_oldest_age_seconds, _relay_published_total, ... and
+        # kutamo_identity_kafka_reachable, _kafka_outages_total, _kafka_outage_seconds: the kit's.
+        self.relay = RelayMetrics("kutamo_identity", self.registry)
+        self.kafka = KafkaMetrics("kutamo_identity", self.registry)
         self.microsoft_errors = Counter(
             "kutamo_identity_microsoft_errors_total",
             "Errors Microsoft showed in the sign-in popup, as reported by frontends, by tenant and code.",

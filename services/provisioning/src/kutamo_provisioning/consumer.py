@@ -20,6 +20,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from kutamo_contracts.topics import DEAD_LETTERS
+from kutamo_kit.kafka import clients
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.batch import BatchProcessor, Record, Result
 from kutamo_provisioning.metrics import Metrics
@@ -112,8 +113,11 @@ class SignInConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **clients.options(),
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, **clients.options())
+        clients.backoff_reconnects(consumer)
+        clients.backoff_reconnects(producer)
         consumer.subscribe([self._topic, *self._also], listener=_Rebalance(self))
         await producer.start()
         await consumer.start()

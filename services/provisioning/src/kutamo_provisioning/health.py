@@ -6,9 +6,9 @@ from typing import Any
 import asyncpg
 from litestar import Controller, Response, get
 
+from kutamo_kit.outbox.process import RelayProcess
 from kutamo_provisioning.consumer import SignInConsumer
 from kutamo_provisioning.metrics import CONTENT_TYPE_LATEST, Metrics
-from kutamo_provisioning.relay_process import RelayProcess
 
 _GAUGE_SECONDS = 5.0
 

@@ -14,7 +14,9 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from kutamo_provisioning import db
+from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
+from kutamo_kit.outbox.process import RelayProcess
+from kutamo_provisioning import db, outbox
 from kutamo_provisioning.access import Access
 from kutamo_provisioning.api import EXCEPTION_HANDLERS, UsersController
 from kutamo_provisioning.avatar_urls import AvatarUrls
@@ -27,7 +29,6 @@ from kutamo_provisioning.graph import GraphClient
 from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.provisioner import Provisioner
-from kutamo_provisioning.relay_process import RelayProcess
 from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
 from kutamo_provisioning.tenancy import worker_transaction
@@ -58,7 +59,10 @@ def create_app(
         )
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
         provisioner = Provisioner(graph, config.sealing_keys, clock, metrics)
-        relay = RelayProcess(config.database_url, config.kafka_bootstrap_servers, config.log_level, metrics)
+        kafka = install(KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka,
+                                          waiting=metrics.relay.waiting))  # fmt: skip
+        relay = RelayProcess(outbox.OUTBOX, config.database_url, config.kafka_bootstrap_servers, service="provisioning",
+                             log_level=config.log_level, metrics=metrics.relay, connectivity=kafka)  # fmt: skip
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
@@ -90,6 +94,7 @@ def create_app(
             asyncio.create_task(_sweep_avatars(pool, store, consumer.stopping), name="avatar-sweep"),
         ]
         gauge = asyncio.create_task(keep_ready_gauge(pool, consumer, metrics), name="ready-gauge")
+        watcher = asyncio.create_task(kafka.watch(), name="kafka-connectivity")
         _tune_gc()
         try:
             yield
@@ -97,6 +102,7 @@ def create_app(
             # SIGTERM/SIGINT land here through uvicorn: stop fetching, finish and commit the batch, close.
             consumer.stop()
             gauge.cancel()
+            watcher.cancel()
             _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_SECONDS)
             for task in pending:
                 task.cancel()
