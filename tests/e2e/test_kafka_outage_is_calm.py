@@ -16,7 +16,7 @@ import pytest
 
 from kutamo_dev import stack as dev_stack
 from tests.conftest import RUN_DIR
-from tests.e2e.conftest import eventually, provisioned_user
+from tests.e2e.conftest import provisioned_user
 from tests.support.microsoft import Emulator
 from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in

@@ -1,5 +1,5 @@
-"""The kit's outbox relay on the worker's outbox, on the real PostgreSQL and Kafka: every announcement once, each user's in
-order, on the partition Kafka's default partitioner gives the user's key."""
+"""The kit's outbox relay on the worker's outbox, on the real PostgreSQL and Kafka: every announcement
+once, each user's in order, on the partition Kafka's default partitioner gives the user's key."""
 
 import asyncio
 import uuid
@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 import pytest
-from prometheus_client import CollectorRegistry
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
 
 from kutamo_contracts.envelope import Envelope
 from kutamo_dev import stack as dev_stack
