@@ -196,6 +196,8 @@ class OutboxRelay:
         marking_ids: list[int] = []
         try:
             producer = await self._ensure_producer()
+            if self._connectivity is not None:
+                self._connectivity.reachable_again("relay")  # it bootstrapped: an idle outbox must not hide that
             rows = await self._ready(conn, [])
             sending = await self._queue(producer, await self._batcher.build(producer, rows))
             started = time.perf_counter()

@@ -33,7 +33,7 @@ def render(summary: Summary) -> str:
     k = summary.kafka
     out += ["", "Kafka"]
     if not k.get("available"):
-        out += _down(k)
+        out += ["  not tracked by this command: see /ops or kutamo_identity_kafka_reachable"]
     elif k["reachable"]:
         out += [f"  reachable ({k['outages']} outages since this instance started)"]
     else:
