@@ -49,7 +49,7 @@ from kutamo_identity.outbox import writer
 from kutamo_kit.outbox.relay import OutboxRelay
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
-RATE, SECONDS, INJECTORS = 1_000, 20, 16
+RATE, SECONDS, INJECTORS = int(os.environ.get("BENCH_RELAY_RATE", "1000")), 20, 16
 ROUNDS = 3
 HTTP_RATE, HTTP_SECONDS = 40, 15
 TENANT = "00000000-0000-4000-8000-0000000000be"

@@ -76,9 +76,7 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     metrics = IdentityMetrics()
-    kafka = install(
-        KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka, waiting=metrics.relay.waiting)
-    )
+    kafka = KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka, waiting=metrics.relay.waiting)
     relay = relay_process(config, metrics, kafka)
     stopping = asyncio.Event()
     sessions = SessionIssuer(
