@@ -7,8 +7,10 @@ here; the worker's batches, erasures and sweeps act on every tenant. A query out
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 APP_ROLE = "kutamo_provisioning_app"
 
@@ -17,11 +19,17 @@ APP_ROLE = "kutamo_provisioning_app"
 async def tenant_transaction(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("select set_config('kutamo.tenant_id', $1, true)", str(tenant_id))
-        yield conn
+        yield _connection(conn)
 
 
 @contextlib.asynccontextmanager
 async def worker_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("select set_config('kutamo.all_tenants', 'on', true)")
-        yield conn
+        yield _connection(conn)
+
+
+def _connection(proxy: PoolConnectionProxy) -> asyncpg.Connection:
+    """The pool hands out a proxy that forwards every Connection method to the connection it holds; the
+    repositories are typed against Connection's methods, which the stubs give the proxy alike."""
+    return cast(asyncpg.Connection, proxy)

@@ -123,6 +123,7 @@ class PipelineView:
         row = await self._pool.fetchrow(
             "select count(*) as backlog, extract(epoch from now() - min(created_at)) as oldest from outbox"
         )
+        assert row is not None, "an aggregate gives one row"
         return {"backlog": row["backlog"], "oldest_age_seconds": round(float(row["oldest"] or 0), 1)}
 
     async def _lag(self) -> dict[str, Any]:
