@@ -147,7 +147,7 @@ def test_a_package_declares_every_distribution_it_imports(package: str) -> None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_a_package_declares_no_third_party_distribution_it_does_not_import(package: str) -> None:
     if not third_party_imports(package):
-        pytest.skip(f"{package} has no code importing anything yet")
+        pytest.skip(f"{package} imports no third-party distribution yet")
     imported = {distribution_of(module) for module in third_party_imports(package)}
     unused = {name for name in declared(package) - imported if not name.startswith("kutamo-")}
     assert not unused, f"{package}/pyproject.toml declares what its code never imports: {sorted(unused)}"

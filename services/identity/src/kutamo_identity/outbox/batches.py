@@ -8,9 +8,9 @@ from typing import NamedTuple
 import asyncpg
 import msgspec
 from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_contracts.partitioning import partition_for
+from kutamo_kit.kafka_records import RecordBatch
 
 __all__ = ["Batch", "Batcher"]
 
@@ -21,7 +21,7 @@ _CACHED_KEYS = 200_000
 class Batch(NamedTuple):
     topic: str
     partition: int
-    builder: BatchBuilder
+    builder: RecordBatch
 
 
 class Batcher:
