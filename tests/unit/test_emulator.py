@@ -329,6 +329,23 @@ def test_fault_repeats_the_given_number_of_times_and_can_be_cleared(client: Test
     assert client.get("/_emulator/calls").json() == {"photo": {"503": 2, "200": 2}}
 
 
+def test_a_fault_scoped_to_one_user_spares_everyone_else_and_waits_for_that_user(client: TestClient[Any]) -> None:
+    target, bystander = add_user(client), add_user(client)
+    other_directory = add_user(client, tid=str(uuid.uuid4()), oid=target["oid"])
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 503, "tid": TID, "oid": target["oid"]})
+
+    assert me(client, mint(client, bystander)["access_token"]).status_code == 200
+    assert me(client, mint(client, other_directory)["access_token"]).status_code == 200
+    assert me(client, mint(client, target)["access_token"]).status_code == 503
+    assert me(client, mint(client, target)["access_token"]).status_code == 200
+
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 503, "tid": TID, "times": 9})
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 429, "tid": other_directory["tid"]})
+    assert client.delete("/_emulator/faults", params={"tid": TID}).status_code == 204
+    assert me(client, mint(client, bystander)["access_token"]).status_code == 200
+    assert me(client, mint(client, other_directory)["access_token"]).status_code == 429
+
+
 def test_slow_fault_delays_a_successful_answer(client: TestClient[Any]) -> None:
     token = mint(client, add_user(client))["access_token"]
     client.post("/_emulator/faults", json={"endpoint": "me", "status": 200, "delay_seconds": 0.3})
