@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from kutamo_identity.app import create_app
 from kutamo_identity.config import VARIABLES as IDENTITY_VARIABLES
 from kutamo_identity.config import from_env as identity_from_env
 from kutamo_identity.errors import TooManyRequests
@@ -179,3 +180,13 @@ def test_the_code_scan_sees_a_code_in_each_way_it_is_written() -> None:
     assert [_RAISED.findall(text) for text in written] == [
         ["method_not_allowed"], ["http_error"], ["tenant_not_found"], ["user_not_found"]
     ]  # fmt: skip
+
+
+def test_decision_0004_counts_the_operations_the_openapi_document_holds() -> None:
+    config = identity_from_env({k: v for k, v in _REQUIRED.items() if k in IDENTITY_VARIABLES})
+    document = create_app(config).openapi_schema.to_schema()
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    operations = sum(1 for item in document["paths"].values() for method in item if method in methods)
+    decision = (ROOT / "docs" / "decisions" / "0004-tenant-admin-api.md").read_text()
+    assert decision.startswith("# 0004 — ")
+    assert f"— {operations} operations (" in decision, f"the OpenAPI document holds {operations} operations"
