@@ -20,7 +20,6 @@ from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.erasure.controller import ErasureController
 from kutamo_identity.erasure.service import ErasureService
-from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
 from kutamo_identity.metrics import IdentityMetrics
@@ -45,6 +44,7 @@ from kutamo_identity.tenants.auth import Authenticator
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
 
 
 def _provide_operators(state: State) -> OperatorService:
@@ -207,7 +207,7 @@ def create_app(
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         middleware=[CorrelationMiddleware()],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(max_body_kib=64),
         openapi_config=OpenAPIConfig(
             title="Kutamo Identity",
             version="1.0.0",

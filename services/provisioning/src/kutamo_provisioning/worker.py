@@ -14,9 +14,10 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from kutamo_kit.problems import exception_handlers
 from kutamo_provisioning import db
 from kutamo_provisioning.access import Access
-from kutamo_provisioning.api import EXCEPTION_HANDLERS, UsersController
+from kutamo_provisioning.api import UsersController
 from kutamo_provisioning.avatar_urls import AvatarUrls
 from kutamo_provisioning.avatars import AvatarStore, PostgresAvatarStore
 from kutamo_provisioning.batch import BatchProcessor
@@ -119,7 +120,7 @@ def create_app(
         route_handlers=[UsersController, HealthController],
         lifespan=[lifespan],
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),
         # The Kutamo app reads its users from the browser with the session token (Authorization header).
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins, allow_headers=["Authorization"])
         if config.cors_allowed_origins
