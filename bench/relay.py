@@ -45,7 +45,7 @@ from kutamo_dev.stack import Stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
 from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_kit.seams import system_clock
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
 RATE, SECONDS, INJECTORS = 1_000, 20, 16

@@ -63,6 +63,8 @@ def service_env(
             "PORT": str(port),
         }
     )
+    # One instance of each on a local stack: it applies its own migrations at start (no upgrade to stage).
+    env.setdefault("MIGRATE_ON_START", "true")
     if name == "identity":
         env["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")

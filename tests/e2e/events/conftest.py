@@ -18,7 +18,7 @@ from kutamo_dev import stack as dev_stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
 from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_kit.seams import system_clock
 from tests.support.databases import throwaway_database
 
 PARTITIONS = 3

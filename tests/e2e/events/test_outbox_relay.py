@@ -12,7 +12,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_kit.seams import system_clock
 from tests.e2e.conftest import eventually
 from tests.e2e.events.conftest import PARTITIONS, RelayFactory, per_key, read_topic, write_event
 

@@ -12,7 +12,7 @@ import asyncpg
 from kutamo_dev import stack as dev_stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_kit.seams import system_clock
 from tests.e2e.conftest import eventually
 from tests.e2e.events.conftest import envelope, per_key, read_topic
 from tests.support.databases import throwaway_database

@@ -28,7 +28,6 @@ from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import OutboxRelay
 from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.scim import routes as scim
-from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
@@ -45,6 +44,7 @@ from kutamo_identity.tenants.controller import OperatorsController, TenantsContr
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
 from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
+from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
 
 def _provide_operators(state: State) -> OperatorService:
@@ -90,7 +90,6 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
         await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)

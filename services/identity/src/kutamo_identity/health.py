@@ -10,9 +10,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import Clock
 from kutamo_identity.sessions.issuer import published_keys
 from kutamo_identity.tenants.auth import Authenticator, require_operator
+from kutamo_kit.seams import Clock
 
 
 async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]:

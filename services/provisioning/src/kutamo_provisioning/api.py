@@ -7,12 +7,12 @@ import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.params import Parameter
 
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import records
 from kutamo_provisioning.access import Access, Caller
 from kutamo_provisioning.avatar_urls import AvatarUrls
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import ApiError
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import tenant_transaction
 
 _REVALIDATE = "private, max-age=300, must-revalidate"

@@ -35,12 +35,12 @@ from kutamo_contracts.envelope import (
 )
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import directory, graph, outbox, users
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProcessingFailed, ProvisioningError, Unstorable
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)

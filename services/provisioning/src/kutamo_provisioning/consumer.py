@@ -20,10 +20,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from kutamo_contracts.topics import DEAD_LETTERS
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.batch import BatchProcessor, Record, Result
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.seams import Clock
 
 log = logging.getLogger(__name__)
 

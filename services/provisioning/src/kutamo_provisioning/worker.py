@@ -5,7 +5,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import httpx
@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from kutamo_kit.problems import exception_handlers
+from kutamo_kit.seams import Clock, system_clock
 from kutamo_provisioning import db
 from kutamo_provisioning.access import Access
 from kutamo_provisioning.api import UsersController
@@ -29,7 +30,6 @@ from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.provisioner import Provisioner
 from kutamo_provisioning.relay_process import RelayProcess
-from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
 from kutamo_provisioning.tenancy import worker_transaction
 
@@ -48,8 +48,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(config.database_url, max_size=12)
-        async with pool.acquire() as conn:
-            await db.migrate(cast(asyncpg.Connection, conn))  # the pool's proxy forwards every method
         # As many connections as Graph reads in flight: a larger pool costs httpcore CPU on every request
         # (it scans its connections), measured at 3-5x the CPU per event with 64 connections for 32 reads.
         n = config.graph_concurrency

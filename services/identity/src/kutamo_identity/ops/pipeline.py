@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from kutamo_contracts.envelope import header_map
 from kutamo_contracts.topics import DEAD_LETTERS, USER_SIGNED_IN, Topic
 from kutamo_identity.ops.recent import RecentOutcomes
-from kutamo_identity.seams import Clock
 from kutamo_identity.tenancy import operator_transaction
+from kutamo_kit.seams import Clock
 
 log = logging.getLogger(__name__)
 TIMEOUT = 3.0

@@ -35,7 +35,7 @@ from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox.batches import Batch, Batcher
 from kutamo_identity.outbox.order import leaving
 from kutamo_identity.outbox.writer import CHANNEL
-from kutamo_identity.seams import Clock
+from kutamo_kit.seams import Clock
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,32 @@
+"""A service's database: its schema, the pool its requests and workers share, and its migrations."""
+
+import asyncpg
+
+from kutamo_kit.migrations import Migrations
+
+__all__ = ["ServiceDatabase"]
+
+
+class ServiceDatabase:
+    def __init__(self, *, schema: str, application_name: str, role: str, lock_id: int, command: str) -> None:
+        self.schema = schema
+        self.application_name = application_name
+        self.role = role
+        self.migrations = Migrations(
+            schema=schema, package=f"{application_name.replace('-', '_')}.migrations", lock_id=lock_id, command=command
+        )
+
+    async def create_pool(self, database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+        """Every connection searches the schema and acts as the app role (bound by row-level security).
+
+        A connection PostgreSQL dropped (a restart) is replaced when next acquired: asyncpg reconnects a
+        closed pool connection, so the pool recovers by itself once the server is back.
+        """
+        pool = await asyncpg.create_pool(
+            database_url,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings={"search_path": self.schema, "application_name": self.application_name, "role": self.role},
+        )
+        assert pool is not None
+        return pool
