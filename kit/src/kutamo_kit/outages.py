@@ -12,11 +12,17 @@ from collections.abc import Callable
 import asyncpg
 from asyncpg import exceptions as pg
 
-__all__ = ["DATABASE", "DatabaseOutage", "database_unavailable", "describe"]
+__all__ = ["DATABASE", "DatabaseAway", "DatabaseOutage", "database_unavailable", "describe"]
 
 log = logging.getLogger("kutamo_kit.outages")
 
+
+class DatabaseAway(Exception):
+    """Raised where a failure was found to be the database's absence (a probe failed), not the work's."""
+
+
 _AWAY: tuple[type[BaseException], ...] = (
+    DatabaseAway,
     ConnectionError,  # refused, reset: the server is not listening
     pg.PostgresConnectionError,  # class 08, and asyncpg's "connection was closed in the middle of operation"
     pg.CannotConnectNowError,  # 57P03: the database system is starting up / shutting down

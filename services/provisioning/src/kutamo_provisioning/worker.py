@@ -14,6 +14,7 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from kutamo_kit.outages import DATABASE, database_unavailable
 from kutamo_kit.problems import exception_handlers
 from kutamo_kit.seams import Clock, system_clock
 from kutamo_provisioning import db
@@ -162,8 +163,11 @@ async def _keep_running(name: str, run: Callable[[], Awaitable[None]], stopping:
             await run()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s stopped; restarting", name, extra={"retry_in_s": delay})
+        except Exception as exc:
+            if database_unavailable(exc):  # logged once per outage, not per restart
+                DATABASE.failed(exc)
+            else:
+                log.exception("%s stopped; restarting", name, extra={"retry_in_s": delay})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
             delay = min(delay * 2, 10.0)
