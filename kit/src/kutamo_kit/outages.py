@@ -70,7 +70,7 @@ class DatabaseOutage:
             self._since = self._clock()
             self.reason = describe(exc)
             self.outages += 1
-            log.warning("database unavailable; answering 503 until it is back", extra={"reason": self.reason})
+            log.warning("database unavailable", extra={"reason": self.reason})
 
     def answered(self) -> None:
         if self._since is not None:

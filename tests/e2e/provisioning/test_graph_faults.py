@@ -43,7 +43,7 @@ class Scene:
 
         async def probe() -> dict[str, Any] | None:
             response = await self.http.get(
-                f"{self.worker.url}/v1/users/{event.user_id}", headers={"X-Operator-Key": kit.OPERATOR_KEY}
+                f"{self.worker.url}/v1/users/{event.user_id}", headers={"Authorization": f"Bearer {kit.OPERATOR_KEY}"}
             )
             record: dict[str, Any] = response.json()
             return record if response.status_code == 200 and record["signed_in_at"] == _iso(event) else None

@@ -63,7 +63,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
     outage.answered()
     lines = [r for r in caplog.records if r.name.startswith("kutamo_kit")]
     assert [(r.levelname, r.getMessage()) for r in lines] == [
-        ("WARNING", "database unavailable; answering 503 until it is back"),
+        ("WARNING", "database unavailable"),
         ("WARNING", "database available again"),
     ]
     assert "shutting down" in str(lines[0].__dict__["reason"])

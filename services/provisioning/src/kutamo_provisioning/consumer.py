@@ -197,7 +197,7 @@ class SignInConsumer:
         self._consumer.pause(*self._consumer.assignment())
         if not self.paused_for_database:
             self.paused_for_database = True
-            log.warning("database unavailable: consuming paused, resuming where it stopped once it answers",
+            log.info("consuming paused while the database is away; it resumes where it stopped",
                         extra={"partitions": _names(set(first_offsets))})  # fmt: skip
 
     async def _wait_for_database(self, consumer: AIOKafkaConsumer) -> None:
@@ -208,8 +208,8 @@ class SignInConsumer:
             return
         consumer.resume(*consumer.assignment())
         self.paused_for_database = False
-        DATABASE.answered()
-        log.warning("database answers again: consuming resumed")
+        DATABASE.answered()  # the one warning that the outage ended, if nothing said so before
+        log.info("consuming resumed")
 
     async def _handle(
         self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[Record]]

@@ -13,6 +13,8 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from kutamo_kit.outages import DATABASE, database_unavailable
 from kutamo_kit.problems import exception_handlers
@@ -124,8 +126,32 @@ def create_app(
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins, allow_headers=["Authorization"])
         if config.cors_allowed_origins
         else None,
+        openapi_config=_OPENAPI,
         logging_config=None,
     )
+
+
+_OPENAPI = OpenAPIConfig(
+    title="Kutamo Provisioning",
+    version="1.0.0",
+    path="/schema",
+    description="Users and avatars provisioned from Microsoft sign-ins. Errors are application/problem+json "
+    "with a stable `code` (docs/errors.md).",
+    components=Components(
+        security_schemes={
+            "bearer": SecurityScheme(
+                type="http", scheme="bearer", description="A Kutamo session token, or the operator key"
+            ),
+            "operatorKeyDeprecated": SecurityScheme(
+                type="apiKey",
+                name="X-Operator-Key",
+                security_scheme_in="header",
+                description="Deprecated: the operator key in its former header, accepted for this release only; "
+                "send it as Authorization: Bearer",
+            ),
+        }
+    ),
+)
 
 
 async def _sweep_avatars(pool: asyncpg.Pool, store: AvatarStore, stopping: asyncio.Event) -> None:
