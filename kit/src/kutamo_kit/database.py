@@ -3,6 +3,7 @@
 import asyncpg
 
 from kutamo_kit.migrations import Migrations
+from kutamo_kit.outages import fold_pool_reconnect_logs
 
 __all__ = ["ServiceDatabase"]
 
@@ -22,6 +23,7 @@ class ServiceDatabase:
         A connection PostgreSQL dropped (a restart) is replaced when next acquired: asyncpg reconnects a
         closed pool connection, so the pool recovers by itself once the server is back.
         """
+        fold_pool_reconnect_logs()
         pool = await asyncpg.create_pool(
             database_url,
             min_size=min_size,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import asyncpg
 from asyncpg import exceptions as pg
 
-__all__ = ["DATABASE", "DatabaseAway", "DatabaseOutage", "database_unavailable", "describe"]
+__all__ = ["DATABASE", "DatabaseAway", "DatabaseOutage", "database_unavailable", "describe", "fold_pool_reconnect_logs"]
 
 log = logging.getLogger("kutamo_kit.outages")
 
@@ -81,3 +81,22 @@ class DatabaseOutage:
 
 DATABASE = DatabaseOutage()
 """This process's view of its database: what requests, readiness and the worker's consumer share."""
+
+
+class _PoolReconnects(logging.Filter):
+    """asyncpg's pool logs a warning with a traceback each time it fails to reconnect its minimum of
+    connections, every second of an outage: that is the outage again, which the process's requests,
+    readiness checks and consumer report once (DATABASE). Dropped, not counted: a helper process with
+    a pool of its own must not report the outage a second time."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not database_unavailable(error)
+
+
+_POOL_RECONNECTS = _PoolReconnects()
+
+
+def fold_pool_reconnect_logs() -> None:
+    """Fold asyncpg's reconnect chatter into the one outage line (idempotent)."""
+    logging.getLogger("asyncpg.pool").addFilter(_POOL_RECONNECTS)
