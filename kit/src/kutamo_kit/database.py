@@ -9,12 +9,18 @@ __all__ = ["ServiceDatabase"]
 
 
 class ServiceDatabase:
-    def __init__(self, *, schema: str, application_name: str, role: str, lock_id: int, command: str) -> None:
-        self.schema = schema
-        self.application_name = application_name
+    """Service `name` owns schema `name`, ships its migrations in `kutamo_<name>.migrations` and is
+    started as `python -m kutamo_<name>`; its pool acts as `role`."""
+
+    def __init__(self, name: str, *, role: str, lock_id: int) -> None:
+        self.schema = name
+        self.application_name = f"kutamo-{name}"
         self.role = role
         self.migrations = Migrations(
-            schema=schema, package=f"{application_name.replace('-', '_')}.migrations", lock_id=lock_id, command=command
+            schema=name,
+            package=f"kutamo_{name}.migrations",
+            lock_id=lock_id,
+            command=f"python -m kutamo_{name} migrate",
         )
 
     async def create_pool(self, database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

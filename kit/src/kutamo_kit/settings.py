@@ -1,9 +1,13 @@
-"""The variables both services read in the same way, declared once (kutamo_kit.config does the reading)."""
+"""The variables both services read in the same way, declared once (kutamo_kit.config does the reading),
+and the part of the configuration every service holds (ServiceConfig)."""
 
 from collections.abc import Mapping
+from typing import Any
+
+import msgspec
 
 from kutamo_contracts.sealing import SealingKeys, parse_keys
-from kutamo_kit.config import Choice, ConfigError, Flag, Origins, Setting, Text, Url
+from kutamo_kit.config import Choice, ConfigError, Flag, Int, OperatorKey, Origins, Setting, Text, Url
 
 __all__ = [
     "CORS_ALLOWED_ORIGINS",
@@ -13,6 +17,8 @@ __all__ = [
     "LOG_LEVEL",
     "MIGRATE_ON_START",
     "SealingKeySetting",
+    "ServiceConfig",
+    "Shared",
 ]
 
 DATABASE_URL = Url(
@@ -53,3 +59,46 @@ class SealingKeySetting(Setting[SealingKeys]):
             return parse_keys(self.raw(environ), self.previous.read(environ) or None)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+
+class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service's Config holds; a service's Config adds its own fields."""
+
+    database_url: str
+    kafka_bootstrap_servers: str
+    sealing_keys: SealingKeys
+    host: str
+    port: int
+    log_level: str
+    operator_key: str | None
+    cors_allowed_origins: list[str]
+    migrate_on_start: bool
+
+
+class Shared:
+    """The settings behind ServiceConfig for one service: its port, and what its keys are for."""
+
+    def __init__(self, *, port: int, sealing_key: str, operator_key: str) -> None:
+        self.port = Int("PORT", "Port to listen on", default=port, low=1, high=65535)
+        self.sealing_key = SealingKeySetting(sealing_key)
+        self.operator_key = OperatorKey("KUTAMO_OPERATOR_KEY", operator_key)
+
+    def settings(self) -> list[Setting[object]]:
+        return [
+            DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, self.sealing_key, self.sealing_key.previous, HOST, self.port,
+            LOG_LEVEL, self.operator_key, CORS_ALLOWED_ORIGINS, MIGRATE_ON_START,
+        ]  # fmt: skip
+
+    def read(self, environ: Mapping[str, str]) -> dict[str, Any]:
+        """ServiceConfig's fields, to pass to a service's Config."""
+        return {
+            "database_url": DATABASE_URL.read(environ),
+            "kafka_bootstrap_servers": KAFKA_BOOTSTRAP_SERVERS.read(environ),
+            "sealing_keys": self.sealing_key.read(environ),
+            "host": HOST.read(environ),
+            "port": self.port.read(environ),
+            "log_level": LOG_LEVEL.read(environ),
+            "operator_key": self.operator_key.read(environ),
+            "cors_allowed_origins": CORS_ALLOWED_ORIGINS.read(environ),
+            "migrate_on_start": MIGRATE_ON_START.read(environ),
+        }

@@ -12,8 +12,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
@@ -43,6 +42,7 @@ from kutamo_identity.tenants.auth import Authenticator
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit.openapi import bearer, openapi
 from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
 from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
@@ -207,26 +207,19 @@ def create_app(
         },
         middleware=[CorrelationMiddleware()],
         exception_handlers=exception_handlers(max_body_kib=64),
-        openapi_config=OpenAPIConfig(
-            title="Kutamo Identity",
-            version="1.0.0",
-            path="/schema",
-            description="Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions. Errors are "
-            "application/problem+json with a stable `code` (docs/errors.md).",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http", scheme="bearer", description="An operator or tenant-admin API key"
-                    ),
-                    "setupSession": SecurityScheme(
-                        type="apiKey",
-                        name=setup_sessions.COOKIE,
-                        security_scheme_in="cookie",
-                        description="The setup session cookie from POST /setup/session; state-changing requests "
-                        "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
-                    ),
-                }
-            ),
+        openapi_config=openapi(
+            "Kutamo Identity",
+            "Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions.",
+            {
+                "apiKey": bearer("An operator or tenant-admin API key"),
+                "setupSession": SecurityScheme(
+                    type="apiKey",
+                    name=setup_sessions.COOKIE,
+                    security_scheme_in="cookie",
+                    description="The setup session cookie from POST /setup/session; state-changing requests "
+                    "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
+                ),
+            },
         ),
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins) if config.cors_allowed_origins else None,
         request_max_body_size=64 * 1024,

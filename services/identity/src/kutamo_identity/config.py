@@ -6,23 +6,18 @@ the README table is held to these declarations.
 
 from collections.abc import Mapping
 
-import msgspec
-
-from kutamo_contracts.sealing import SealingKeys
-from kutamo_kit.config import ConfigError, Int, OperatorKey, Settings, Text, Url
-from kutamo_kit.settings import (
-    CORS_ALLOWED_ORIGINS,
-    DATABASE_URL,
-    HOST,
-    KAFKA_BOOTSTRAP_SERVERS,
-    LOG_LEVEL,
-    MIGRATE_ON_START,
-    SealingKeySetting,
-)
+from kutamo_kit.config import ConfigError, Int, Settings, Text, Url
+from kutamo_kit.settings import ServiceConfig, Shared
 
 __all__ = ["VARIABLES", "Config", "ConfigError", "from_env"]
 
-SEALING_KEY = SealingKeySetting("base64 of 32 random bytes, shared with the provisioning worker")
+SHARED = Shared(
+    port=8000,
+    sealing_key="base64 of 32 random bytes, shared with the provisioning worker",
+    operator_key=(
+        "Bootstrap operator API key (32+ characters) for a fresh deployment, sent as Authorization: Bearer; unset: none"
+    ),
+)
 AZURE_LOGIN_BASE_URL = Url("AZURE_LOGIN_BASE_URL", "Microsoft login host", default="https://login.microsoftonline.com")
 PUBLIC_BASE_URL = Url(
     "PUBLIC_BASE_URL", "Base URL users see; login links and session issuer", default="http://localhost:8000"
@@ -37,7 +32,6 @@ LOGIN_POPUP_TIMEOUT_SECONDS = Int(
     "How long the login page waits for the Microsoft window before offering help",
     default=60, low=5, high=600,
 )  # fmt: skip
-PORT = Int("PORT", "Port to listen on", default=8000, low=1, high=65535)
 SESSION_TTL_SECONDS = Int("SESSION_TTL_SECONDS", "Lifetime of Kutamo session tokens", default=900, low=60, high=86400)
 SESSION_KEY_ROTATION_HOURS = Int(
     "SESSION_KEY_ROTATION_HOURS",
@@ -70,10 +64,6 @@ SIGNING_KEYS_MIN_REFRESH_SECONDS = Int(
     "At most one key refresh per directory in this time, even on unknown kids",
     default=300, low=1, high=3600,
 )  # fmt: skip
-OPERATOR_KEY = OperatorKey(
-    "KUTAMO_OPERATOR_KEY",
-    "Bootstrap operator API key (32+ characters) for a fresh deployment, sent as Authorization: Bearer; unset: none",
-)
 LOGIN_CODE_GRACE_DAYS = Int(
     "LOGIN_CODE_GRACE_DAYS", "Days an old login code keeps working after a rename", default=30, low=0, high=365
 )
@@ -98,12 +88,12 @@ RATE_LIMIT_PER_MINUTE = Int(
 
 SETTINGS = Settings(
     [
-        DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, SEALING_KEY, SEALING_KEY.previous, AZURE_LOGIN_BASE_URL,
-        PUBLIC_BASE_URL, APP_URL, LOGIN_POPUP_TIMEOUT_SECONDS, HOST, PORT, SESSION_TTL_SECONDS,
+        *SHARED.settings(),
+        AZURE_LOGIN_BASE_URL, PUBLIC_BASE_URL, APP_URL, LOGIN_POPUP_TIMEOUT_SECONDS, SESSION_TTL_SECONDS,
         SESSION_KEY_ROTATION_HOURS, CLOCK_SKEW_SECONDS, GRAPH_TOKEN_TTL_SECONDS, LOGIN_NONCE_TTL_SECONDS,
-        VERIFICATION_CODE_TTL_SECONDS, SIGNING_KEYS_TTL_SECONDS, SIGNING_KEYS_MIN_REFRESH_SECONDS, OPERATOR_KEY,
-        LOGIN_CODE_GRACE_DAYS, CORS_ALLOWED_ORIGINS, PROVISIONING_CONSUMER_GROUP, PROVISIONING_BASE_URL,
-        OUTBOX_RETENTION_HOURS, RATE_LIMIT_PER_MINUTE, LOG_LEVEL, MIGRATE_ON_START,
+        VERIFICATION_CODE_TTL_SECONDS, SIGNING_KEYS_TTL_SECONDS, SIGNING_KEYS_MIN_REFRESH_SECONDS,
+        LOGIN_CODE_GRACE_DAYS, PROVISIONING_CONSUMER_GROUP, PROVISIONING_BASE_URL, OUTBOX_RETENTION_HOURS,
+        RATE_LIMIT_PER_MINUTE,
     ]
 )  # fmt: skip
 # Every variable the service reads: name -> (required, meaning). The README table and the
@@ -111,16 +101,11 @@ SETTINGS = Settings(
 VARIABLES = SETTINGS.table()
 
 
-class Config(msgspec.Struct, frozen=True, kw_only=True):
-    database_url: str
-    kafka_bootstrap_servers: str
-    sealing_keys: SealingKeys
+class Config(ServiceConfig, frozen=True, kw_only=True):
     azure_login_base_url: str
     public_base_url: str
     app_url: str
     login_popup_timeout_seconds: int
-    host: str
-    port: int
     session_ttl_seconds: int
     session_key_rotation_hours: int
     clock_skew_seconds: int
@@ -129,30 +114,22 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     verification_code_ttl_seconds: int
     signing_keys_ttl_seconds: int
     signing_keys_min_refresh_seconds: int
-    operator_key: str | None
     login_code_grace_days: int
-    cors_allowed_origins: list[str]
     provisioning_consumer_group: str
     provisioning_base_url: str | None
     outbox_retention_hours: int
     rate_limit_per_minute: int
-    log_level: str
-    migrate_on_start: bool
 
 
 def from_env(environ: Mapping[str, str]) -> Config:
     SETTINGS.require(environ)
     public_base_url = PUBLIC_BASE_URL.read(environ)
     return Config(
-        database_url=DATABASE_URL.read(environ),
-        kafka_bootstrap_servers=KAFKA_BOOTSTRAP_SERVERS.read(environ),
-        sealing_keys=SEALING_KEY.read(environ),
+        **SHARED.read(environ),
         azure_login_base_url=AZURE_LOGIN_BASE_URL.read(environ),
         public_base_url=public_base_url,
         app_url=APP_URL.read(environ, default=public_base_url + "/app"),
         login_popup_timeout_seconds=LOGIN_POPUP_TIMEOUT_SECONDS.read(environ),
-        host=HOST.read(environ),
-        port=PORT.read(environ),
         session_ttl_seconds=SESSION_TTL_SECONDS.read(environ),
         session_key_rotation_hours=SESSION_KEY_ROTATION_HOURS.read(environ),
         clock_skew_seconds=CLOCK_SKEW_SECONDS.read(environ),
@@ -161,13 +138,9 @@ def from_env(environ: Mapping[str, str]) -> Config:
         verification_code_ttl_seconds=VERIFICATION_CODE_TTL_SECONDS.read(environ),
         signing_keys_ttl_seconds=SIGNING_KEYS_TTL_SECONDS.read(environ),
         signing_keys_min_refresh_seconds=SIGNING_KEYS_MIN_REFRESH_SECONDS.read(environ),
-        operator_key=OPERATOR_KEY.read(environ),
         login_code_grace_days=LOGIN_CODE_GRACE_DAYS.read(environ),
-        cors_allowed_origins=CORS_ALLOWED_ORIGINS.read(environ),
         provisioning_consumer_group=PROVISIONING_CONSUMER_GROUP.read(environ),
         provisioning_base_url=PROVISIONING_BASE_URL.read_optional(environ),
         outbox_retention_hours=OUTBOX_RETENTION_HOURS.read(environ),
         rate_limit_per_minute=RATE_LIMIT_PER_MINUTE.read(environ),
-        log_level=LOG_LEVEL.read(environ),
-        migrate_on_start=MIGRATE_ON_START.read(environ),
     )

@@ -3,12 +3,6 @@
 from kutamo_kit.database import ServiceDatabase
 from kutamo_provisioning.tenancy import APP_ROLE
 
-DATABASE = ServiceDatabase(
-    schema="provisioning",
-    application_name="kutamo-provisioning",
-    role=APP_ROLE,
-    lock_id=0x6B7574616D6F11,
-    command="python -m kutamo_provisioning migrate",
-)
+DATABASE = ServiceDatabase("provisioning", role=APP_ROLE, lock_id=0x6B7574616D6F11)
 create_pool = DATABASE.create_pool
 migrate = DATABASE.migrations.apply

@@ -13,9 +13,9 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
+from kutamo_kit.openapi import bearer, openapi
 from kutamo_kit.outages import DATABASE, database_unavailable
 from kutamo_kit.problems import exception_handlers
 from kutamo_kit.seams import Clock, system_clock
@@ -131,26 +131,19 @@ def create_app(
     )
 
 
-_OPENAPI = OpenAPIConfig(
-    title="Kutamo Provisioning",
-    version="1.0.0",
-    path="/schema",
-    description="Users and avatars provisioned from Microsoft sign-ins. Errors are application/problem+json "
-    "with a stable `code` (docs/errors.md).",
-    components=Components(
-        security_schemes={
-            "bearer": SecurityScheme(
-                type="http", scheme="bearer", description="A Kutamo session token, or the operator key"
-            ),
-            "operatorKeyDeprecated": SecurityScheme(
-                type="apiKey",
-                name="X-Operator-Key",
-                security_scheme_in="header",
-                description="Deprecated: the operator key in its former header, accepted for this release only; "
-                "send it as Authorization: Bearer",
-            ),
-        }
-    ),
+_OPENAPI = openapi(
+    "Kutamo Provisioning",
+    "Users and avatars provisioned from Microsoft sign-ins.",
+    {
+        "bearer": bearer("A Kutamo session token, or the operator key"),
+        "operatorKeyDeprecated": SecurityScheme(
+            type="apiKey",
+            name="X-Operator-Key",
+            security_scheme_in="header",
+            description="Deprecated: the operator key in its former header, accepted for this release only; "
+            "send it as Authorization: Bearer",
+        ),
+    },
 )
 
 
