@@ -8,6 +8,7 @@ service-wide context its own policies name. Without a context a transaction sees
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from typing import cast
 
 import asyncpg
 
@@ -18,7 +19,9 @@ __all__ = ["context_transaction", "tenant_transaction"]
 async def context_transaction(pool: asyncpg.Pool, setting: str, value: str) -> AsyncIterator[asyncpg.Connection]:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("select set_config($1, $2, true)", setting, value)
-        yield conn
+        # The pool hands out a proxy that forwards every Connection method to the connection it holds; the
+        # repositories are typed against Connection's methods, which the stubs give the proxy alike.
+        yield cast(asyncpg.Connection, conn)
 
 
 def tenant_transaction(

@@ -94,6 +94,8 @@ def _code_default(config: Any, name: str) -> str | None:
     value = getattr(config, field)
     if value is None or value == []:
         return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the variables are written
     return str(value)
 
 
