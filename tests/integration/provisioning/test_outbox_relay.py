@@ -61,7 +61,7 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
     relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
     task = asyncio.create_task(relay.run())
     try:
-        received = await _read(bootstrap, topic, 4, len(envelopes))
+        received = await _read(bootstrap, topic, 4, pool)
     finally:
         relay.stop()
         await asyncio.wait_for(task, 20)
@@ -75,19 +75,32 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
     assert await pool.fetchval("select count(*) from outbox") == 0
 
 
-async def _read(bootstrap: str, topic: str, partitions: int, expected: int) -> list[tuple[int, bytes, bytes]]:
+async def _read(bootstrap: str, topic: str, partitions: int, pool: asyncpg.Pool) -> list[tuple[int, bytes, bytes]]:
+    """What the relay published, read until an end marker written now arrived on every partition: the relay
+    publishes in commit order, so nothing published before the markers (a duplicate included) can come later."""
+    everywhere = list(range(partitions))
+    keys: dict[int, bytes] = {}
+    for n in range(1000):
+        keys.setdefault(DefaultPartitioner()(f"end-{n}".encode(), everywhere, everywhere), f"end-{n}".encode())
+    markers = {f"end-marker-{p}".encode() for p in everywhere}
+    ends = [Envelope(topic=topic, key=keys[p], value=f"end-marker-{p}".encode(), headers=[]) for p in everywhere]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.write(conn, ends, NOW)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        consumer.assign([TopicPartition(topic, p) for p in everywhere])
         received: list[tuple[int, bytes, bytes]] = []
+        seen: set[bytes] = set()
         deadline = asyncio.get_running_loop().time() + 30
-        while len(received) < expected and asyncio.get_running_loop().time() < deadline:
+        while seen != markers:
+            assert asyncio.get_running_loop().time() < deadline, f"end markers missing after 30 s: {len(received)} read"
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                received += [(r.partition, r.value, r.key) for r in records]
-        await asyncio.sleep(1)  # anything doubled would arrive now
-        for records in (await consumer.getmany(timeout_ms=500)).values():
-            received += [(r.partition, r.value, r.key) for r in records]
+                for r in records:
+                    if r.value in markers:
+                        seen.add(r.value)
+                    else:
+                        received.append((r.partition, r.value, r.key))
         return received
     finally:
         await consumer.stop()
@@ -115,7 +128,7 @@ async def test_announcements_waiting_in_the_earlier_format_are_still_published(
     relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
     task = asyncio.create_task(relay.run())
     try:
-        received = await _read(bootstrap, topic, 1, 2)
+        received = await _read(bootstrap, topic, 1, pool)
     finally:
         relay.stop()
         await asyncio.wait_for(task, 20)

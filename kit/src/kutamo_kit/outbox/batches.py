@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_contracts.partitioning import partition_for
+from kutamo_kit.kafka_records import RecordBatch
 from kutamo_kit.outbox.table import Pending
 
 __all__ = ["Batch", "Batcher"]
@@ -19,7 +19,7 @@ _CACHED_KEYS = 200_000
 class Batch(NamedTuple):
     topic: str
     partition: int
-    builder: BatchBuilder
+    builder: RecordBatch
 
 
 class Batcher:

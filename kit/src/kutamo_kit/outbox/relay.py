@@ -271,6 +271,7 @@ class OutboxRelay:
                     if conn is None or conn.is_closed():
                         conn = await asyncpg.connect(self._database_url, server_settings=self._session)
                     backlog = await conn.fetchrow(_BACKLOG)
+                    assert backlog is not None, "an aggregate gives one row"
                     oldest: datetime | None = backlog["oldest"]
                     age = (self._clock() - oldest).total_seconds() if oldest else 0.0
                     self._report.backlog(backlog["rows"], age)

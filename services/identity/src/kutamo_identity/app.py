@@ -12,15 +12,13 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.erasure.controller import ErasureController
 from kutamo_identity.erasure.service import ErasureService
-from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
 from kutamo_identity.metrics import IdentityMetrics
@@ -29,7 +27,6 @@ from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.outbox.relay import RelayProcess, relay_process
 from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.scim import routes as scim
-from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
@@ -46,6 +43,9 @@ from kutamo_identity.tenants.controller import OperatorsController, TenantsContr
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
+from kutamo_kit.openapi import bearer, openapi
+from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
+from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
 
 def _provide_operators(state: State) -> OperatorService:
@@ -88,7 +88,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         install(kafka)  # aiokafka's outage chatter becomes this tracker's few lines
-        await db.migrate_database(config.database_url)
         pool = await db.create_pool(config.database_url)
         await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
@@ -207,27 +206,20 @@ def create_app(
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         middleware=[CorrelationMiddleware()],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(
-            title="Kutamo Identity",
-            version="1.0.0",
-            path="/schema",
-            description="Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions. Errors are "
-            "application/problem+json with a stable `code` (docs/errors.md).",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http", scheme="bearer", description="An operator or tenant-admin API key"
-                    ),
-                    "setupSession": SecurityScheme(
-                        type="apiKey",
-                        name=setup_sessions.COOKIE,
-                        security_scheme_in="cookie",
-                        description="The setup session cookie from POST /setup/session; state-changing requests "
-                        "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
-                    ),
-                }
-            ),
+        exception_handlers=exception_handlers(max_body_kib=64),
+        openapi_config=openapi(
+            "Kutamo Identity",
+            "Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions.",
+            {
+                "apiKey": bearer("An operator or tenant-admin API key"),
+                "setupSession": SecurityScheme(
+                    type="apiKey",
+                    name=setup_sessions.COOKIE,
+                    security_scheme_in="cookie",
+                    description="The setup session cookie from POST /setup/session; state-changing requests "
+                    "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
+                ),
+            },
         ),
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins) if config.cors_allowed_origins else None,
         request_max_body_size=64 * 1024,

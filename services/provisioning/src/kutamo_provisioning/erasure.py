@@ -18,12 +18,12 @@ from kutamo_contracts.envelope import EnvelopeError, decode_record
 from kutamo_contracts.events import UserErased
 from kutamo_contracts.topics import DEAD_LETTERS, USER_ERASED
 from kutamo_kit.kafka import clients
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.batch import Record
 from kutamo_provisioning.errors import MalformedEvent
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)

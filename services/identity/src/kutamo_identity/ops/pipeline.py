@@ -20,10 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from kutamo_contracts.envelope import header_map
 from kutamo_contracts.topics import DEAD_LETTERS, USER_SIGNED_IN, Topic
 from kutamo_identity.ops.recent import RecentOutcomes
-from kutamo_identity.seams import Clock
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_kit.kafka import clients
 from kutamo_kit.kafka.connectivity import KafkaConnectivity
+from kutamo_kit.seams import Clock
 
 log = logging.getLogger(__name__)
 TIMEOUT = 3.0
@@ -137,6 +137,7 @@ class PipelineView:
         row = await self._pool.fetchrow(
             "select count(*) as backlog, extract(epoch from now() - min(created_at)) as oldest from outbox"
         )
+        assert row is not None, "an aggregate gives one row"
         return {"backlog": row["backlog"], "oldest_age_seconds": round(float(row["oldest"] or 0), 1)}
 
     async def _lag(self) -> dict[str, Any]:

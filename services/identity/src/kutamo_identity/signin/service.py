@@ -18,7 +18,6 @@ from kutamo_identity.login.urls import callback_url
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.scim import repository as directory
-from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
@@ -36,6 +35,7 @@ from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit
 from kutamo_identity.tenants.repository import Connection, bound_elsewhere, find_by_login_code, pin_directory
 from kutamo_identity.tenants.rules import LOGIN_CODE
+from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
 
