@@ -145,9 +145,18 @@ def exception_handlers(
 
 def _validation_detail(exc: HTTPException) -> str:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    messages = [str(item.get("message", "")) for item in extra if isinstance(item, dict)]
+    messages = [_field_message(item) for item in extra if isinstance(item, dict)]
     text = "; ".join(m for m in messages if m) or str(exc.detail)
     return f"The request is not valid: {text}. Send it as described in the API documentation."
+
+
+def _field_message(item: dict[str, Any]) -> str:
+    """One field's complaint, naming the field: "`name`: Expected `str`, got `int`"."""
+    message = str(item.get("message", ""))
+    if "matching regex" in message and "x00-" in message:  # the Label pattern: no control characters
+        message = "it must be plain text, without control characters"
+    key = item.get("key")
+    return f"`{key}`: {message}" if key and message else message
 
 
 class BodyDepthGuardedRequest(Request[Any, Any, Any]):
