@@ -7,17 +7,22 @@ RUN_DIR ?= .run
 STACK := $(PY) -m kutamo_dev --run-dir $(RUN_DIR)
 PACKAGES := contracts kit services/identity services/provisioning dev
 STAMP := $(VENV)/.installed
+# The lock tool (uv; README "Dependencies" says why), in a venv of its own so `make lock` needs neither .venv nor a
+# lock file that already installs.
+UV_VERSION := 0.13.8
+UV := .cache/uv-$(UV_VERSION)/bin/uv
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 
 .PHONY: help install browser infra-up infra-down run stop demo test fuzz bench schemas lint typecheck lock clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-install: $(STAMP) ## Create .venv and install pinned dependencies and the project's packages
+install: $(STAMP) ## Create .venv: the development lock (hash-checked), then the project's packages editable
 
-$(STAMP): requirements/lock.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+$(STAMP): requirements/dev.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(PACKAGES))
 	touch $@
 
@@ -62,10 +67,14 @@ lint: install ## ruff
 typecheck: install ## mypy --strict on contracts and services
 	$(VENV)/bin/mypy
 
-lock: ## Re-pin requirements/lock.txt from requirements/dev.in in a clean venv
-	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv && .lockvenv/bin/pip install --quiet -r requirements/dev.in
-	{ echo '# Generated from requirements/dev.in with `pip freeze` in a clean venv; regenerate with `make lock`.'; .lockvenv/bin/pip freeze; } > requirements/lock.txt
-	rm -rf .lockvenv
+lock: $(UV) ## Compile requirements/{runtime,dev}.lock (hashes) from the .in files; pins kept unless LOCK_ARGS=--upgrade
+	@! grep -ls '^<<<<<<<\|^>>>>>>>' requirements/*.lock || { echo 'a lock has merge conflict markers: take either side (git checkout --theirs requirements/<name>.lock), then make lock' >&2; exit 1; }
+	$(COMPILE) $(LOCK_ARGS) --output-file requirements/runtime.lock requirements/runtime.in
+	$(COMPILE) $(LOCK_ARGS) --constraint requirements/runtime.lock --output-file requirements/dev.lock requirements/dev.in
+
+$(UV):
+	rm -rf .cache/uv-$(UV_VERSION) && $(PYTHON) -m venv .cache/uv-$(UV_VERSION)
+	.cache/uv-$(UV_VERSION)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 clean: infra-down ## Stop everything and remove the run folder and the venv
 	rm -rf $(RUN_DIR) $(VENV)

@@ -3,7 +3,7 @@
 1. Throughput. N sign-in events are written to the outbox of a database of the bench's own (the
    rows the sign-in writes: key, CloudEvent headers, JSON value). Baseline: a bare aiokafka producer
    with the relay's settings (idempotent, acks=all) sending the same records from memory. Ours: the
-   service's OutboxRelay, from start to the last row marked published (read, publish, mark).
+   kit's OutboxRelay (on the identity outbox), from start to the last row marked published (read, publish, mark).
 2. Latency at a steady rate, injected at the outbox. The HTTP endpoint does ~125 sign-ins/s on this
    2-core machine, so 1,000 sign-ins/s cannot come through HTTP: a process of its own commits one
    sign-in transaction per event (outbox row + NOTIFY, as the sign-in does), event n due at
@@ -19,6 +19,7 @@
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import queue
 import statistics
 import subprocess
@@ -26,6 +27,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -44,11 +46,10 @@ from kutamo_dev.services import service_env
 from kutamo_dev.stack import Stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_kit.outbox.relay import OutboxRelay
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
-RATE, SECONDS, INJECTORS = 1_000, 20, 16
+RATE, SECONDS, INJECTORS = int(os.environ.get("BENCH_RELAY_RATE", "1000")), 20, 16
 ROUNDS = 3
 HTTP_RATE, HTTP_SECONDS = 40, 15
 TENANT = "00000000-0000-4000-8000-0000000000be"
@@ -148,7 +149,7 @@ async def _fill_outbox(url: str, records: list[Envelope]) -> None:
 
 
 async def _relay_throughput(stack: Stack, url: str, total: int, batch_size: int) -> float:
-    relay = OutboxRelay(url, stack.kafka.bootstrap_servers, system_clock, batch_size=batch_size, poll_interval=0.05)
+    relay = OutboxRelay(writer.OUTBOX, url, stack.kafka.bootstrap_servers, batch_size=batch_size, poll_interval=0.05)
     conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
     started = time.perf_counter()
     task = asyncio.create_task(relay.run())
@@ -202,7 +203,7 @@ async def _throughput(stack: Stack) -> dict[str, Any]:
 
 
 def _relay_process(url: str, bootstrap: str) -> None:
-    relay = OutboxRelay(url, bootstrap, system_clock)
+    relay = OutboxRelay(writer.OUTBOX, url, bootstrap, linger=float(os.environ.get("BENCH_RELAY_LINGER", "0.01")))
     asyncio.run(relay.run())
 
 
@@ -362,9 +363,13 @@ async def _injected(stack: Stack) -> dict[str, Any]:
     latencies = Latencies(url)
     watcher = asyncio.create_task(latencies.watch())
     try:
+        cpu_before = (_cpu_seconds(stack.kafka.pid), _cpu_seconds(relay.pid))
         injector.start()
         commits: dict[str, datetime] = {}
         injected = await asyncio.wait_for(_collect(out, latencies, commits), SECONDS + 120)
+        await _drained(url)
+        pids = (stack.kafka.pid, relay.pid)
+        broker_cpu, relay_cpu = (_cpu_seconds(p) - b for p, b in zip(pids, cpu_before, strict=True))
         latencies.done.set()
         await asyncio.wait_for(watcher, 120)
         relayed = await _relay_share(url, commits)
@@ -378,6 +383,8 @@ async def _injected(stack: Stack) -> dict[str, Any]:
                 "max": round(behind[-1] * 1000, 1),
             },
             "of_which_commit_to_published": _summary(relayed, len(relayed), injected.elapsed_s),
+            "kafka_broker_cpu_ms_per_event": round(broker_cpu * 1000 / injected.committed, 3),
+            "relay_process_cpu_ms_per_event": round(relay_cpu * 1000 / injected.committed, 3),
         }  # fmt: skip
     finally:
         watcher.cancel()
@@ -388,6 +395,24 @@ async def _injected(stack: Stack) -> dict[str, Any]:
         worker.terminate()
         worker.wait(30)
         await _drop(stack, url)
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """CPU (user + system) a process used so far, from /proc."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(f) for f in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+
+async def _drained(url: str) -> None:
+    """Wait until the relay has published every row (the CPU window covers all of its work)."""
+    conn = await asyncpg.connect(url, server_settings={"search_path": "identity"})
+    try:
+        while await conn.fetchval("select count(*) from outbox"):  # noqa: ASYNC110 - another process's rows
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
 
 
 async def _over_http(stack: Stack) -> dict[str, Any]:
@@ -454,11 +479,9 @@ async def _relay_share(url: str, answered: dict[str, datetime]) -> list[float]:
 
 
 async def _run(stack: Stack) -> dict[str, Any]:
-    return {
-        "throughput": await _throughput(stack),
-        "latency_injected_at_outbox": await _injected(stack),
-        "latency_over_http": await _over_http(stack),
-    }
+    parts = {"throughput": _throughput, "latency_injected_at_outbox": _injected, "latency_over_http": _over_http}
+    chosen = os.environ.get("BENCH_RELAY_PARTS", ",".join(parts)).split(",")
+    return {name: await measure(stack) for name, measure in parts.items() if name in chosen}
 
 
 def run(stack: Stack) -> dict[str, Any]:

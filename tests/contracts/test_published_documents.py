@@ -110,3 +110,31 @@ def test_a_payload_with_a_wrong_field_does_not_validate() -> None:
     validator = _validator(f"{USER_SIGNED_IN.event_type}.json")
     bad = msgspec.json.decode(b'{"event_id": "not-a-guid", "tenant_id": 3}')
     assert len(list(validator.iter_errors(bad))) >= 2
+
+
+# The official AsyncAPI 3.0 JSON Schema, from npm (`@asyncapi/specs`, pinned in tests/browser/package.json;
+# `make test` runs `npm ci` there): an independent check of the document we generate ourselves.
+ASYNCAPI_SPECS = REPO / "tests" / "browser" / "node_modules" / "@asyncapi" / "specs"
+
+
+def _asyncapi_3_validator() -> jsonschema.Draft7Validator:
+    path = ASYNCAPI_SPECS / "schemas" / "3.0.0.json"
+    assert path.exists(), f"{path} is missing: run `make browser` (npm ci in tests/browser)"
+    return jsonschema.Draft7Validator(json.loads(path.read_text()))
+
+
+def test_the_published_asyncapi_document_is_valid_asyncapi_3() -> None:
+    document = json.loads((PUBLISHED / "asyncapi.json").read_text())
+    assert document["asyncapi"] == "3.0.0"
+    errors = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in _asyncapi_3_validator().iter_errors(document)
+    ]
+    assert errors == []
+
+
+def test_the_asyncapi_schema_refuses_a_document_with_a_wrong_operation() -> None:
+    document = json.loads((PUBLISHED / "asyncapi.json").read_text())
+    operation = next(iter(document["operations"].values()))
+    operation["action"] = "publish"  # AsyncAPI 2's word; 3.0 knows only send and receive
+    assert not _asyncapi_3_validator().is_valid(document)

@@ -59,4 +59,5 @@ def service_env(base: dict[str, str], **overrides: str) -> dict[str, str]:
     env.update(base)
     env.update(overrides)
     env.setdefault("PORT", str(free_port()))
+    env.setdefault("MIGRATE_ON_START", "true")  # each test database starts empty; production runs `migrate`
     return env

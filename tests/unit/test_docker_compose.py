@@ -231,13 +231,20 @@ def test_dockerfile_runs_as_non_root_with_a_liveness_healthcheck(
     assert instructions(dockerfile, "FROM")[0].startswith("python:3.11-slim")
 
 
-def test_dockerfiles_install_the_pinned_lock_before_the_packages_without_resolving_again(
+def test_dockerfiles_install_the_runtime_lock_hash_checked_then_the_packages_without_resolving_again(
     services: dict[str, dict[str, Any]],
 ) -> None:
-    for name in APP_SERVICES:
-        runs = " ".join(instructions(dockerfile_of(services[name]), "RUN"))
-        assert "lock.txt" in runs
-        assert "--no-deps" in runs
+    for name in [*APP_SERVICES, "emulator"]:
+        dockerfile = dockerfile_of(services[name])
+        copied = " ".join(instructions(dockerfile, "COPY"))
+        runs = instructions(dockerfile, "RUN")
+        assert "requirements/runtime.lock" in copied, f"{name}'s image must install the runtime lock"
+        assert "dev.lock" not in copied, f"{name}'s image must not install the development lock"
+        lock_installs = [run for run in runs if "runtime.lock" in run and "pip install" in run]
+        assert lock_installs, f"{name}'s Dockerfile never installs the runtime lock"
+        assert all("--require-hashes" in run for run in lock_installs), f"{name} installs the lock unchecked"
+        assert not any(run.lstrip().startswith("grep") for run in runs), f"{name} filters a lock by hand"
+        assert any("--no-deps" in run for run in runs)
 
 
 def test_microsoft_is_the_default_and_the_emulator_only_runs_in_the_demo_profile(

@@ -171,13 +171,14 @@ def test_id_token_alone_has_no_at_hash_and_no_access_token(client: TestClient[An
 
 
 def test_subject_is_pairwise_per_application_but_stable(client: TestClient[Any]) -> None:
-    user = add_user(client)
+    user = add_user(client, oid="00000000-0000-0000-0000-0000000000a1")
 
     def subject(client_id: str) -> str:
         token = mint(client, user, client_id=client_id)["id_token"]
         return str(jwt.decode(token, options={"verify_signature": False})["sub"])
 
-    assert subject(CLIENT_ID) == subject(CLIENT_ID)
+    # Recorded once: the same person and application get this subject from every emulator, after restarts too.
+    assert subject("11111111-2222-3333-4444-555555555555") == "xEmjX75sMs15bL5L3MJuwFZFRgc70bPPI9bpUG99Ico"
     assert subject(CLIENT_ID) != subject(str(uuid.uuid4()))
 
 
@@ -326,6 +327,23 @@ def test_fault_repeats_the_given_number_of_times_and_can_be_cleared(client: Test
     assert client.delete("/_emulator/faults").status_code == 204
     assert me(client, token, "/v1.0/me/photo/$value").status_code == 200
     assert client.get("/_emulator/calls").json() == {"photo": {"503": 2, "200": 2}}
+
+
+def test_a_fault_scoped_to_one_user_spares_everyone_else_and_waits_for_that_user(client: TestClient[Any]) -> None:
+    target, bystander = add_user(client), add_user(client)
+    other_directory = add_user(client, tid=str(uuid.uuid4()), oid=target["oid"])
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 503, "tid": TID, "oid": target["oid"]})
+
+    assert me(client, mint(client, bystander)["access_token"]).status_code == 200
+    assert me(client, mint(client, other_directory)["access_token"]).status_code == 200
+    assert me(client, mint(client, target)["access_token"]).status_code == 503
+    assert me(client, mint(client, target)["access_token"]).status_code == 200
+
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 503, "tid": TID, "times": 9})
+    client.post("/_emulator/faults", json={"endpoint": "me", "status": 429, "tid": other_directory["tid"]})
+    assert client.delete("/_emulator/faults", params={"tid": TID}).status_code == 204
+    assert me(client, mint(client, bystander)["access_token"]).status_code == 200
+    assert me(client, mint(client, other_directory)["access_token"]).status_code == 429
 
 
 def test_slow_fault_delays_a_successful_answer(client: TestClient[Any]) -> None:

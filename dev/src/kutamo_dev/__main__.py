@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kutamo_dev import demo, procs, services
+from kutamo_dev import demo, services
 from kutamo_dev import stack as stacks
 from kutamo_dev.procs import StartupError
 
@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"  python -m kutamo_dev --run-dir {shlex.quote(str(args.run_dir))} env   (a secret: it is not printed here)")
     print(f"Logs: {stack.run_dir}/*.log   Stop: Ctrl-C here, or `make stop` from another terminal.")
     try:
-        while all(procs.alive(s.pid) for s in stack.services):
+        while all(s.running() for s in stack.services):
             time.sleep(1)
         print("a service stopped; see its log in the run folder", file=sys.stderr)
         return 1
@@ -134,7 +134,7 @@ def _stop(run_dir: Path, infra_started: bool) -> None:
     stack = stacks.load(run_dir)
     if stack is not None:
         for service in stack.services:
-            procs.stop(service.pid, 15)
+            service.stop()
         stack.services = []
         stacks.save(stack)
 

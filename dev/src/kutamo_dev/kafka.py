@@ -50,6 +50,17 @@ class KafkaInfo(msgspec.Struct, kw_only=True):
     data_dir: str | None = None
     managed: bool = False
     version: str = VERSION
+    pid_started: int | None = None
+    """The broker's start time (procs.started_at): a later process with the same pid is not ours."""
+
+    @property
+    def marker(self) -> str:
+        """What the broker's command line holds: its configuration file, beside the data folder."""
+        return str(Path(self.data_dir or ".").parent / "server.properties")
+
+    def running(self) -> bool:
+        """The broker this record names is still running (not merely some process with its pid)."""
+        return self.managed and procs.ours(self.pid, self.pid_started, self.marker)
 
 
 def external(bootstrap_servers: str) -> KafkaInfo:
@@ -136,13 +147,14 @@ def start(
         controller_port=controller_port,
         data_dir=str(data_dir),
         managed=True,
+        pid_started=procs.started_at(pid),
     )
 
 
 def stop(info: KafkaInfo, timeout: float = 30.0) -> None:
     """Stop a broker started here; SIGTERM makes it shut down cleanly so the next start is quick."""
     if info.managed:
-        procs.stop(info.pid, timeout)
+        procs.stop_recorded(info.pid, info.pid_started, info.marker, timeout)
 
 
 def answering(bootstrap_servers: str) -> bool:

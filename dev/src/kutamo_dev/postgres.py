@@ -62,6 +62,12 @@ class PostgresInfo(msgspec.Struct, kw_only=True):
     port: int | None = None
     data_dir: str | None = None
     managed: bool = False
+    pid_started: int | None = None
+    """The server's start time (procs.started_at): a later process with the same pid is not ours."""
+
+    def running(self) -> bool:
+        """The server this record names is still running (not merely some process with its pid)."""
+        return self.managed and procs.ours(self.pid, self.pid_started, f"-D {self.data_dir} ")
 
 
 # Where the cluster goes when the run folder is closed to the PostgreSQL user.
@@ -125,13 +131,15 @@ def start(run_dir: Path, port: int | None = None) -> PostgresInfo:
         procs.stop(pid, 10, sig=signal.SIGINT)  # a server that never became usable must not linger
         raise
     log.info("PostgreSQL ready on port %d in %.1fs (pid %d)", port, time.monotonic() - began, pid)
-    return PostgresInfo(url=url, pid=pid, port=port, data_dir=str(data_dir), managed=True)
+    return PostgresInfo(
+        url=url, pid=pid, port=port, data_dir=str(data_dir), managed=True, pid_started=procs.started_at(pid)
+    )
 
 
 def stop(info: PostgresInfo, timeout: float = 30.0) -> None:
     """Stop a cluster started here; SIGINT is PostgreSQL's fast shutdown (it does not wait for clients)."""
     if info.managed:
-        procs.stop(info.pid, timeout, sig=signal.SIGINT)
+        procs.stop_recorded(info.pid, info.pid_started, f"-D {info.data_dir} ", timeout, sig=signal.SIGINT)
 
 
 def _owner() -> pwd.struct_passwd | None:

@@ -1,6 +1,8 @@
 """Background processes of the local stack: start detached, check, stop, and wait until ready.
 
 Every process writes stdout and stderr to its own log file, so a failure message can quote its tail.
+A recorded process is named by its pid and its start time (`started_at`): once it has exited, the
+kernel may give its pid to any other process, which `stop_recorded` then never signals.
 """
 
 import logging
@@ -11,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["StartupError", "alive", "log_tail", "start", "stop", "wait_for"]
+__all__ = ["StartupError", "alive", "log_tail", "ours", "start", "started_at", "stop", "stop_recorded", "wait_for"]
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +76,52 @@ def alive(pid: int | None) -> bool:
     return not _is_zombie(pid)
 
 
+def started_at(pid: int | None) -> int | None:
+    """When `pid` started, in clock ticks after boot (field 22 of /proc/<pid>/stat); None when it is gone.
+    With the pid it names one process: a later process given the same pid started later."""
+    if pid is None or pid <= 0:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (in parentheses, may hold spaces) start at field 3.
+    return int(stat.rsplit(")", 1)[-1].split()[19])
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def ours(pid: int | None, started: int | None, marker: str) -> bool:
+    """True when `pid` still is the process recorded with start time `started`. A record written before
+    start times were kept (`started` None) counts only when the command line holds `marker` (e.g. the
+    PostgreSQL data folder), so a reused pid is never taken for ours."""
+    if pid is None or not alive(pid):
+        return False
+    if started is not None:
+        return started_at(pid) == started
+    return marker in _command_line(pid)
+
+
+def stop_recorded(
+    pid: int | None, started: int | None, marker: str, timeout: float = 20.0, sig: signal.Signals = signal.SIGTERM
+) -> None:
+    """`stop` a recorded process, unless its pid now names another process (then it is left alone)."""
+    if pid is None or not alive(pid):
+        return
+    if not ours(pid, started, marker):
+        log.warning("pid %d is no longer the process the stack started; not signalling it", pid)
+        return
+    stop(pid, timeout, sig)
+
+
 def stop(pid: int | None, timeout: float = 20.0, sig: signal.Signals = signal.SIGTERM) -> None:
-    """Ask `pid` to exit with `sig`; after `timeout` seconds, kill it. Quiet when it is already gone."""
+    """Ask `pid` (a process just started here) to exit with `sig`; after `timeout` seconds, kill it. Quiet
+    when it is already gone. For a pid read from a record, use `stop_recorded`."""
     if not alive(pid):
         return
     assert pid is not None

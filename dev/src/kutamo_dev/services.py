@@ -63,6 +63,8 @@ def service_env(
             "PORT": str(port),
         }
     )
+    # One instance of each on a local stack: it applies its own migrations at start (no upgrade to stage).
+    env.setdefault("MIGRATE_ON_START", "true")
     if name == "identity":
         env["AZURE_LOGIN_BASE_URL"] = stack.emulator.url
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -79,11 +81,11 @@ def service_env(
 
 def start_services(stack: Stack) -> tuple[Stack, bool]:
     """Start identity (port 8000) and provisioning (8001), or free ports when those are taken."""
-    running = {s.name: s for s in stack.services if procs.alive(s.pid)}
+    running = {s.name: s for s in stack.services if s.running()}
     if set(running) == {"identity", "provisioning"}:
         return stack, False
     for service in running.values():
-        procs.stop(service.pid, 15)
+        service.stop()
     identity_port = 8000 if is_free(8000) else free_port()
     provisioning_port = 8001 if is_free(8001) else free_port()
     identity_url, provisioning_url = f"http://127.0.0.1:{identity_port}", f"http://127.0.0.1:{provisioning_port}"
@@ -108,7 +110,7 @@ def _start(stack: Stack, name: str, module: str, env: dict[str, str]) -> Service
             raise ServiceError(f"{name} exited at start:\n{procs.log_tail(log_path)}")
         try:
             if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return ServiceInfo(name=name, url=url, pid=pid)
+                return ServiceInfo(name=name, url=url, pid=pid, pid_started=procs.started_at(pid))
         except httpx.HTTPError:
             pass
         time.sleep(0.3)

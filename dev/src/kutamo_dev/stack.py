@@ -55,12 +55,31 @@ class StackError(RuntimeError):
 class EmulatorInfo(msgspec.Struct, kw_only=True):
     url: str
     pid: int
+    pid_started: int | None = None
+
+    @property
+    def marker(self) -> str:
+        return f"kutamo_dev.emulator --port {self.url.rsplit(':', 1)[1]}"
+
+    def running(self) -> bool:
+        return procs.ours(self.pid, self.pid_started, self.marker)
 
 
 class ServiceInfo(msgspec.Struct, kw_only=True):
     name: str
     url: str
     pid: int
+    pid_started: int | None = None
+
+    @property
+    def marker(self) -> str:
+        return f"-m kutamo_{self.name}"
+
+    def running(self) -> bool:
+        return procs.ours(self.pid, self.pid_started, self.marker)
+
+    def stop(self, timeout: float = 15) -> None:
+        procs.stop_recorded(self.pid, self.pid_started, self.marker, timeout)
 
 
 class Stack(msgspec.Struct, kw_only=True):
@@ -119,7 +138,7 @@ def up(run_dir: str | Path, *, emulator: bool = True) -> tuple[Stack, bool]:
             emulator=emu,
             sealing_key=old.sealing_key if old else base64.b64encode(os.urandom(32)).decode(),
             operator_key=old.operator_key if old and old.operator_key else "kut_op_" + secrets.token_urlsafe(32),
-            services=[s for s in old.services if procs.alive(s.pid)] if old else [],
+            services=[s for s in old.services if s.running()] if old else [],
         )
         save(stack)
     return stack, bool(started)
@@ -134,10 +153,10 @@ def down(run_dir: str | Path) -> None:
             return
         for service in stack.services:
             log.info("stopping service %s (pid %d)", service.name, service.pid)
-            procs.stop(service.pid, 15)
+            service.stop()
         if stack.emulator is not None:
             log.info("stopping the Microsoft emulator (pid %d)", stack.emulator.pid)
-            procs.stop(stack.emulator.pid, 10)
+            procs.stop_recorded(stack.emulator.pid, stack.emulator.pid_started, stack.emulator.marker, 10)
         if stack.kafka.managed:
             log.info("stopping Kafka (pid %s)", stack.kafka.pid)
             kafka.stop(stack.kafka)
@@ -156,7 +175,7 @@ def health(stack: Stack) -> dict[str, bool]:
     if stack.emulator is not None:
         result["emulator"] = _emulator_answering(stack.emulator.url)
     for service in stack.services:
-        result[service.name] = procs.alive(service.pid)
+        result[service.name] = service.running()
     return result
 
 
@@ -170,7 +189,7 @@ def start_kafka(stack: Stack) -> Stack:
     """Start the managed broker again on its recorded ports and data dir; updates and saves the record."""
     _require_managed_kafka(stack)
     info = stack.kafka
-    if procs.alive(info.pid):
+    if info.running():
         return stack
     for port in (info.port, info.controller_port):
         if port is not None and not is_free(port):
@@ -197,7 +216,7 @@ def start_postgres(stack: Stack) -> Stack:
     """Start the managed PostgreSQL again on its recorded port and data; updates and saves the record."""
     if not stack.postgres.managed:
         raise StackError("PostgreSQL is external (DATABASE_URL); the stack cannot start it")
-    if procs.alive(stack.postgres.pid):
+    if stack.postgres.running():
         return stack
     port = stack.postgres.port
     if port is not None and not is_free(port):
@@ -215,7 +234,7 @@ def _require_managed_kafka(stack: Stack) -> None:
 def _ensure_postgres(root: Path, recorded: PostgresInfo | None, started: Started) -> PostgresInfo:
     if os.environ.get("DATABASE_URL"):
         return postgres.external(os.environ["DATABASE_URL"])
-    if recorded is not None and recorded.managed and procs.alive(recorded.pid):
+    if recorded is not None and recorded.running():
         procs.wait_for(
             lambda: postgres.answering(recorded.url),
             30,
@@ -234,7 +253,7 @@ def _ensure_postgres(root: Path, recorded: PostgresInfo | None, started: Started
 def _ensure_kafka(root: Path, recorded: KafkaInfo | None, started: Started) -> KafkaInfo:
     if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         return kafka.external(os.environ["KAFKA_BOOTSTRAP_SERVERS"])
-    if recorded is not None and recorded.managed and procs.alive(recorded.pid):
+    if recorded is not None and recorded.running():
         procs.wait_for(
             lambda: kafka.answering(recorded.bootstrap_servers),
             60,
@@ -252,7 +271,7 @@ def _ensure_kafka(root: Path, recorded: KafkaInfo | None, started: Started) -> K
 
 
 def _ensure_emulator(root: Path, recorded: EmulatorInfo | None, started: Started) -> EmulatorInfo:
-    if recorded is not None and procs.alive(recorded.pid) and _emulator_answering(recorded.url):
+    if recorded is not None and recorded.running() and _emulator_answering(recorded.url):
         log.info("Microsoft emulator already running at %s", recorded.url)
         return recorded
     began = time.monotonic()
@@ -271,7 +290,7 @@ def _ensure_emulator(root: Path, recorded: EmulatorInfo | None, started: Started
         pid=pid,
     )
     log.info("Microsoft emulator ready at %s in %.1fs (pid %d)", url, time.monotonic() - began, pid)
-    return EmulatorInfo(url=url, pid=pid)
+    return EmulatorInfo(url=url, pid=pid, pid_started=procs.started_at(pid))
 
 
 def _emulator_answering(url: str) -> bool:

@@ -11,13 +11,14 @@ import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_contracts.envelope import Envelope
 from kutamo_dev import stack as dev_stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_identity.outbox.writer import OUTBOX
+from kutamo_kit.outbox.relay import OutboxRelay
 from tests.support.databases import throwaway_database
 
 PARTITIONS = 3
@@ -82,7 +83,7 @@ async def start_relay(stack: dev_stack.Stack, relay_database: str) -> AsyncItera
     running: list[tuple[OutboxRelay, asyncio.Task[None]]] = []
 
     async def start(**options: object) -> tuple[OutboxRelay, asyncio.Task[None]]:
-        relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, poll_interval=0.2, **options)  # type: ignore[arg-type]
+        relay = OutboxRelay(OUTBOX, relay_database, stack.kafka.bootstrap_servers, poll_interval=0.2, **options)  # type: ignore[arg-type]
         task = asyncio.create_task(relay.run())
         running.append((relay, task))
         return relay, task
@@ -93,11 +94,26 @@ async def start_relay(stack: dev_stack.Stack, relay_database: str) -> AsyncItera
     await asyncio.wait_for(asyncio.gather(*(task for _, task in running), return_exceptions=True), 20)
 
 
-async def read_topic(
-    bootstrap: str, topic: str, expected: int, within: float = 30.0, settle: float = 1.0
-) -> list[Received]:
-    """Everything on the topic from the beginning: until `expected` records arrived, then `settle` more
-    seconds so duplicates would show; fails after `within` seconds."""
+def _marker_keys() -> list[str]:
+    """One key per partition, so a marker lands behind whatever else each partition holds."""
+    partitions = list(range(PARTITIONS))
+    by_partition: dict[int, str] = {}
+    n = 0
+    while len(by_partition) < PARTITIONS:
+        key = f"end-marker-{n}"
+        by_partition.setdefault(DefaultPartitioner()(key.encode(), partitions, partitions), key)
+        n += 1
+    return [by_partition[p] for p in partitions]
+
+
+async def read_topic(bootstrap: str, topic: str, outbox: asyncpg.Connection, within: float = 30.0) -> list[Received]:
+    """Everything the relay published to the topic, read until an end marker on every partition.
+
+    The markers are outbox rows written now, after everything the test committed: the relay publishes
+    in commit order and one batch at a time, so once a partition's marker is on Kafka every earlier row
+    of that partition is there too, and a row published twice is there twice. Nothing the relay sent
+    before the markers can still arrive: absence is read, not waited for. Markers are not returned."""
+    markers = {await write_event(outbox, topic, key) for key in _marker_keys()}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     received: list[Received] = []
@@ -105,15 +121,17 @@ async def read_topic(
         consumer.assign([TopicPartition(topic, p) for p in range(PARTITIONS)])
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        settle_until: float | None = None
-        while loop.time() < (settle_until or deadline):
-            batch = await consumer.getmany(timeout_ms=200)
-            for records in batch.values():
+        seen: set[str] = set()
+        while seen != markers:
+            if loop.time() > deadline:
+                raise AssertionError(f"the end markers did not arrive within {within}s ({len(received)} records read)")
+            for records in (await consumer.getmany(timeout_ms=200)).values():
                 for r in records:
-                    headers = dict(r.headers)
-                    received.append(Received(r.key.decode(), headers["ce_id"].decode(), r.value, r.partition, r.offset))
-            if settle_until is None and len(received) >= expected:
-                settle_until = loop.time() + settle
+                    event_id = dict(r.headers)["ce_id"].decode()
+                    if event_id in markers:
+                        seen.add(event_id)
+                    else:
+                        received.append(Received(r.key.decode(), event_id, r.value, r.partition, r.offset))
         return received
     finally:
         await consumer.stop()

@@ -11,8 +11,8 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from kutamo_dev import stack as dev_stack
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_identity.outbox.writer import OUTBOX
+from kutamo_kit.outbox.relay import OutboxRelay
 from tests.e2e.conftest import eventually
 from tests.e2e.events.conftest import PARTITIONS, RelayFactory, per_key, read_topic, write_event
 
@@ -51,7 +51,7 @@ async def test_a_row_committed_late_is_published_not_skipped(
     finally:
         await early.close()
         await late.close()
-    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=2)
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db)
     assert sorted(r.event_id for r in received) == sorted([late_event, early_event])
 
 
@@ -62,12 +62,14 @@ async def _true_or_none(check: "asyncio.Future[bool] | object") -> bool | None:
 async def test_one_users_events_stay_in_order_when_transaction_ids_were_handed_out_the_other_way(
     stack: dev_stack.Stack, relay_database: str, relay_db: asyncpg.Connection, topic: str, start_relay: RelayFactory
 ) -> None:
-    conns = [await asyncpg.connect(relay_database, server_settings={"search_path": "identity"}) for _ in range(3)]
-    second, blocker, first = conns
+    conns = [await asyncpg.connect(relay_database, server_settings={"search_path": "identity"}) for _ in range(4)]
+    second, other, blocker, first = conns
     try:
-        tx_second, tx_blocker, tx_first = (c.transaction() for c in conns)
+        tx_second, tx_other, tx_blocker, tx_first = (c.transaction() for c in conns)
         await tx_second.start()
         await second.fetchval("select pg_current_xact_id()")  # lowest transaction id
+        await tx_other.start()
+        await other.fetchval("select pg_current_xact_id()")  # another user's, also below the blocker
         await tx_blocker.start()
         await blocker.fetchval("select pg_current_xact_id()")  # a slow, unrelated transaction in between
         await tx_first.start()
@@ -75,21 +77,24 @@ async def test_one_users_events_stay_in_order_when_transaction_ids_were_handed_o
         await tx_first.commit()
         second_event = await write_event(second, topic, "user-1")  # lowest transaction id, higher outbox id
         await tx_second.commit()
+        later_event = await write_event(other, topic, "user-2")  # settled, free to leave, the highest outbox id
+        await tx_other.commit()
         await start_relay()
 
-        await asyncio.sleep(1.5)
+        # The relay reads rows in id order: once it published user-2's later row it had judged user-1's rows.
+        await eventually(lambda: _true_or_none(_published(relay_db, later_event)), within=15, what="user-2 published")
         assert not await _published(relay_db, second_event), "published ahead of the same user's earlier event"
 
         await tx_blocker.commit()
     finally:
         for conn in conns:
             await conn.close()
-    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=2)
-    assert per_key(received) == {"user-1": [first_event, second_event]}
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db)
+    assert per_key(received) == {"user-1": [first_event, second_event], "user-2": [later_event]}
 
 
 async def test_interleaved_long_and_short_transactions_deliver_every_event_once_in_per_user_order(
-    stack: dev_stack.Stack, relay_database: str, topic: str, start_relay: RelayFactory
+    stack: dev_stack.Stack, relay_database: str, relay_db: asyncpg.Connection, topic: str, start_relay: RelayFactory
 ) -> None:
     await start_relay()
     rng = random.Random(6)
@@ -121,7 +126,7 @@ async def test_interleaved_long_and_short_transactions_deliver_every_event_once_
         await pool.close()
     total = sum(len(events) for events in written.values())
 
-    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=total, within=60)
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db, within=60)
 
     assert len(received) == total == 200, "every event exactly once"
     assert per_key(received) == written, "each user's events in the order their transactions committed"
@@ -152,7 +157,7 @@ async def test_two_relays_publish_each_row_once_and_the_survivor_takes_over_when
 
     assert survivor.is_leader
     assert survivor.published_total == 500
-    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=2000)
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db)
     assert len(received) == len({r.event_id for r in received}) == 2000
 
 
@@ -179,7 +184,7 @@ async def test_published_rows_are_deleted_after_the_retention_period_and_waiting
     await relay_db.execute("update outbox set created_at = $1", now - timedelta(days=3))
     await _published_at(relay_db, ids["old"], now - timedelta(hours=2))
     await _published_at(relay_db, ids["recent"], now - timedelta(minutes=10))
-    relay = OutboxRelay(relay_database, stack.kafka.bootstrap_servers, system_clock, retention=timedelta(hours=1))
+    relay = OutboxRelay(OUTBOX, relay_database, stack.kafka.bootstrap_servers, retention=timedelta(hours=1))
 
     assert await relay.delete_published(relay_db) == 1
 
@@ -209,8 +214,10 @@ async def test_a_published_event_is_kept_as_it_went_to_kafka_until_the_retention
     await eventually(lambda: _true_or_none(_published(relay_db, event_id)), within=15, what="the event published")
 
     assert await relay_db.fetchval("select count(*) from outbox") == 0, "the outbox holds only waiting events"
-    kept = await relay_db.fetchrow("select key, value, headers, published_at from outbox_published")
-    (received,) = await read_topic(stack.kafka.bootstrap_servers, topic, expected=1)
+    kept = await relay_db.fetchrow(
+        "select key, value, headers, published_at from outbox_published where event_id = $1::uuid", event_id
+    )
+    (received,) = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db)
     assert (kept["key"].decode(), kept["value"]) == (received.key, received.value)
     assert msgspec.json.decode(kept["headers"], type=list[tuple[str, str]]) == [
         ("ce_specversion", "1.0"), ("ce_id", event_id), ("ce_source", "urn:test")
@@ -232,7 +239,7 @@ async def test_backlog_size_and_age_are_exposed_then_drain_to_zero(
         for _ in range(5):
             await write_event(relay_db, topic, "user-1")
         await relay_db.execute("update outbox set created_at = now() - interval '90 seconds'")
-        relay, _ = await start_relay(metrics=metrics, observe_every=0.2)
+        relay, _ = await start_relay(report=metrics.relay, observe_every=0.2)
 
         async def backlog_seen() -> bool | None:
             return True if sample("kutamo_identity_outbox_backlog_rows") == 5 else None
@@ -261,7 +268,7 @@ async def test_each_users_events_land_on_the_partition_kafkas_default_partitione
                 await write_event(relay_db, topic, key)
     await start_relay()
 
-    received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=60)
+    received = await read_topic(stack.kafka.bootstrap_servers, topic, relay_db)
 
     partitions = list(range(PARTITIONS))
     placed = {(r.key, r.partition) for r in received}

@@ -11,8 +11,8 @@ import asyncpg
 
 from kutamo_dev import stack as dev_stack
 from kutamo_identity import db as identity_db
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import system_clock
+from kutamo_identity.outbox.writer import OUTBOX
+from kutamo_kit.outbox.relay import OutboxRelay
 from tests.e2e.conftest import eventually
 from tests.e2e.events.conftest import envelope, per_key, read_topic
 from tests.support.databases import throwaway_database
@@ -64,7 +64,7 @@ async def test_rows_waiting_before_the_upgrade_are_published_after_it_and_publis
 
             kept = await conn.fetchrow("select event_id::text, published_at from identity.outbox_published")
             assert (kept["event_id"], kept["published_at"]) == (done, published_at)
-            relay = OutboxRelay(url, stack.kafka.bootstrap_servers, system_clock, poll_interval=0.2)
+            relay = OutboxRelay(OUTBOX, url, stack.kafka.bootstrap_servers, poll_interval=0.2)
             running = asyncio.create_task(relay.run())
 
             async def drained() -> bool | None:
@@ -72,11 +72,12 @@ async def test_rows_waiting_before_the_upgrade_are_published_after_it_and_publis
 
             try:
                 await eventually(drained, within=30, what="the rows that waited before the upgrade published")
+                published = relay.published_total
+                received = await read_topic(stack.kafka.bootstrap_servers, topic, conn)
             finally:
                 relay.stop()
                 await running
         finally:
             await conn.close()
-        received = await read_topic(stack.kafka.bootstrap_servers, topic, expected=3)
         assert per_key(received) == {"user-1": waiting}
-        assert relay.published_total == 3
+        assert published == 3

@@ -3,7 +3,6 @@ transactions and a Kafka outage."""
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import httpx
@@ -33,9 +32,11 @@ async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
 
 
 async def events_since(
-    bootstrap: str, start: dict[TopicPartition, int], wanted: set[str], within: float = 60
+    bootstrap: str, start: dict[TopicPartition, int], wanted: set[str], until: set[str], within: float = 60
 ) -> dict[str, list[str]]:
-    """Event ids per user id, in Kafka's order, of the records after `start` whose ce_id is wanted."""
+    """Event ids per user id, in Kafka's order, of the records after `start` whose ce_id is wanted, read until
+    every event of `until` arrived: one later sign-in of each user, so on each user's partition every earlier
+    event of theirs, a duplicate included, has been read. Absence is read, not waited for."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[tuple[int, int, str, str]] = []
@@ -44,15 +45,16 @@ async def events_since(
         for tp, offset in start.items():
             consumer.seek(tp, offset)
         loop = asyncio.get_running_loop()
-        deadline, settle = loop.time() + within, None
-        while loop.time() < (settle or deadline):
+        deadline, arrived = loop.time() + within, set()
+        while arrived != until:
+            assert loop.time() < deadline, f"{len(until - arrived)} later sign-ins did not arrive within {within}s"
             for records in (await consumer.getmany(timeout_ms=200)).values():
                 for r in records:
                     event_id = dict(r.headers)["ce_id"].decode()
                     if event_id in wanted:
                         found.append((r.partition, r.offset, r.key.decode(), event_id))
-            if settle is None and len({f[3] for f in found}) >= len(wanted):
-                settle = loop.time() + 1.0
+                    elif event_id in until:
+                        arrived.add(event_id)
     finally:
         await consumer.stop()
     users: dict[str, list[str]] = {}
@@ -61,26 +63,38 @@ async def events_since(
     return users
 
 
-SignIns = Callable[[int, int], Awaitable[dict[str, list[str]]]]
+class SignIns:
+    def __init__(self, http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, microsoft: Emulator) -> None:
+        self.http, self.identity, self.tenant, self.microsoft = http, identity, tenant, microsoft
+        self.oids: dict[str, str] = {}
 
+    async def once(self, oid: str) -> tuple[str, str]:
+        response = await sign_in(self.http, self.identity, self.microsoft, self.tenant, oid)
+        assert response.status_code == 201, response.text
+        self.oids[response.json()["user_id"]] = oid
+        return response.json()["user_id"], response.json()["event_id"]
 
-@pytest.fixture
-def sign_ins(http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, microsoft: Emulator) -> SignIns:
-    async def run(users: int, each: int) -> dict[str, list[str]]:
+    async def __call__(self, users: int, each: int) -> dict[str, list[str]]:
         """`users` people signing in `each` times one after another, all people at once; event ids per user."""
         done: dict[str, list[str]] = {}
 
         async def person(n: int) -> None:
-            someone = await microsoft.add_user(tenant.directory_id, name=f"Person {n}", mail=None, title=None)
+            someone = await self.microsoft.add_user(self.tenant.directory_id, name=f"Person {n}", mail=None, title=None)
             for _ in range(each):
-                response = await sign_in(http, identity, microsoft, tenant, someone["oid"])
-                assert response.status_code == 201, response.text
-                done.setdefault(response.json()["user_id"], []).append(response.json()["event_id"])
+                user_id, event_id = await self.once(someone["oid"])
+                done.setdefault(user_id, []).append(event_id)
 
         await asyncio.gather(*(person(n) for n in range(users)))
         return done
 
-    return run
+    async def once_more(self, user_ids: list[str]) -> set[str]:
+        """One more sign-in of each of these users: the event ids that must arrive after all their earlier ones."""
+        return {event_id for _, event_id in await asyncio.gather(*(self.once(self.oids[u]) for u in user_ids))}
+
+
+@pytest.fixture
+def sign_ins(http: httpx.AsyncClient, identity: ServiceProcess, tenant: Tenant, microsoft: Emulator) -> SignIns:
+    return SignIns(http, identity, tenant, microsoft)
 
 
 async def test_concurrent_sign_ins_with_long_transactions_interleaved_arrive_once_each_in_per_user_order(
@@ -102,7 +116,9 @@ async def test_concurrent_sign_ins_with_long_transactions_interleaved_arrive_onc
     expected = results[0]
     wanted = {e for events in expected.values() for e in events}
 
-    received = await events_since(stack.kafka.bootstrap_servers, start, wanted)
+    later = await sign_ins.once_more(list(expected))
+
+    received = await events_since(stack.kafka.bootstrap_servers, start, wanted, until=later)
 
     assert received == expected, "each sign-in's event exactly once, each user's in sign-in order"
 
@@ -132,7 +148,9 @@ async def test_sign_ins_while_kafka_is_down_wait_in_the_backlog_and_all_arrive_i
         dev_stack.start_kafka(stack)
     wanted = {e for events in expected.values() for e in events}
 
-    received = await events_since(stack.kafka.bootstrap_servers, start, wanted, within=90)
+    later = await sign_ins.once_more(list(expected))
+
+    received = await events_since(stack.kafka.bootstrap_servers, start, wanted, until=later, within=90)
 
     assert received == expected, "nothing lost, nothing doubled, each user's in order"
 

@@ -43,6 +43,14 @@ async def test_a_malformed_body_is_a_400_that_says_what_is_wrong(
     assert_problem(response, 400, "malformed_request")
 
 
+async def test_a_method_a_route_does_not_take_is_a_405_naming_method_and_path(
+    http: httpx.AsyncClient, identity: ServiceProcess
+) -> None:
+    body = assert_problem(await http.get(f"{identity.url}/v1/sign-ins"), 405, "method_not_allowed")
+    assert "GET" in body["detail"]
+    assert "/v1/sign-ins" in body["detail"]
+
+
 async def test_an_unknown_login_code_is_a_404_that_points_at_the_link(
     http: httpx.AsyncClient, identity: ServiceProcess
 ) -> None:

@@ -466,3 +466,21 @@ async def test_the_published_email_says_which_claim_it_came_from_and_whether_it_
     user = await provisioned_user(http, provisioning, unverified.json()["user_id"], session, title="A")
     # Graph's `mail` is whatever the directory's admins typed: never a verified address.
     assert (user["email"], user["email_source"], user["email_verified"]) == (with_mail["mail"], "graph_mail", False)
+
+
+async def test_a_key_name_with_a_control_character_is_refused_and_no_key_is_made(
+    operator: Admin, http: httpx.AsyncClient, identity: ServiceProcess
+) -> None:
+    # The fuzzer found this: PostgreSQL cannot store NUL in text, and a 500 came back.
+    base = f"{identity.url}/v1"
+    before = await http.get(f"{base}/operator-keys", headers=operator.headers())
+    answers = [
+        await http.post(f"{base}/operator-keys", headers=operator.headers(), json={"name": name})
+        for name in ("night\x00shift", "bell\x07", "tab\tand\nnewline are fine")
+    ]
+    after = await http.get(f"{base}/operator-keys", headers=operator.headers())
+
+    assert [a.status_code for a in answers] == [400, 400, 201], [a.text for a in answers]
+    assert {a.json()["code"] for a in answers[:2]} == {"malformed_request"}
+    assert "name" in answers[0].json()["detail"]
+    assert len(after.json()) == len(before.json()) + 1

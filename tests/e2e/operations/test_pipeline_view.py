@@ -62,7 +62,8 @@ async def test_metrics_move_through_sign_ins_a_refusal_graph_throttling_and_a_de
     ok = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
     await provisioned_user(http, provisioning, ok["user_id"], ok["session_token"], title="Analyst")
     expired = await sign_in(http, identity, microsoft, tenant, person["oid"], issued_at=int(time.time()) - 7200)
-    await http.post(f"{microsoft.url}/_emulator/faults", json={"endpoint": "me", "status": 429, "retry_after": 1})
+    throttle = {"endpoint": "me", "status": 429, "retry_after": 1, "tid": tenant.directory_id, "oid": person["oid"]}
+    await http.post(f"{microsoft.url}/_emulator/faults", json=throttle)
     await microsoft.add_user(tenant.directory_id, name="Metric", mail="m@contoso.com", title="Lead", oid=person["oid"])
     throttled = (await sign_in(http, identity, microsoft, tenant, person["oid"])).json()
     await provisioned_user(http, provisioning, throttled["user_id"], throttled["session_token"], title="Lead")

@@ -24,8 +24,9 @@ async def readiness(http: httpx.AsyncClient, service: ServiceProcess) -> tuple[i
 async def test_readiness_flips_when_postgresql_goes_away_and_back(
     http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, stack: dev_stack.Stack
 ) -> None:
-    assert (await readiness(http, identity))[0] == 200
-    assert (await readiness(http, provisioning))[0] == 200
+    identity_ready, worker_ready = await readiness(http, identity), await readiness(http, provisioning)
+    assert (identity_ready[0], sorted(identity_ready[1]["checks"])) == (200, ["database", "outbox_relay"])
+    assert (worker_ready[0], sorted(worker_ready[1]["checks"])) == (200, ["consumer", "database", "kafka"])
     dev_stack.stop_postgres(stack)
     try:
         for service in (identity, provisioning):

@@ -60,10 +60,10 @@ async def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_and_doubles
         for j in range(10) for i, p in enumerate(people)
     ]  # fmt: skip
     consumer, _ = await announcements_from(bootstrap)
-    await http.delete(f"{microsoft.url}/_emulator/faults")
-    # Slow Graph answers keep batches in flight long enough to kill the worker in the middle of one.
+    # Slow Graph answers (for this test's directory only) keep batches in flight long enough to kill the
+    # worker in the middle of one.
     await http.post(f"{microsoft.url}/_emulator/faults", json={"endpoint": "me", "status": 200, "times": 1000,
-                                                              "delay_seconds": 0.3})  # fmt: skip
+                                                              "delay_seconds": 0.3, "tid": tid})  # fmt: skip
     env = {**base_env, "BATCH_MAX_RECORDS": "40"}
     try:
         await kit.publish(bootstrap, topic, events)
@@ -71,7 +71,7 @@ async def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_and_doubles
         await kit.until(lambda: _at_least(wdb, events, 80), what="the first batches")
         worker.kill()
         at_kill = await processed(wdb, events)
-        await http.delete(f"{microsoft.url}/_emulator/faults")
+        await http.delete(f"{microsoft.url}/_emulator/faults", params={"tid": tid})
 
         restarted = kit.start_worker(env, worker_logs, "restarted")
         try:
@@ -81,7 +81,7 @@ async def test_a_worker_killed_mid_batch_and_restarted_loses_nothing_and_doubles
         seen = await announced(consumer, set(user_ids), {e.event_id for e in events})
     finally:
         await consumer.stop()
-        await http.delete(f"{microsoft.url}/_emulator/faults")
+        await http.delete(f"{microsoft.url}/_emulator/faults", params={"tid": tid})
 
     assert at_kill < len(events), "the worker finished before it was killed; the test proved nothing"
     assert await processed(wdb, events) == len(events)

@@ -45,8 +45,7 @@ async def test_malformed_and_still_failing_messages_are_dead_lettered_with_their
     )
     # Same user, so the same partition, behind both; it signed in a moment earlier than the failing one.
     later = kit.sign_in(user_id, datetime.now(UTC), name="Isaiah L.")
-    await http.delete(f"{microsoft.url}/_emulator/faults")
-    await http.post(f"{microsoft.url}/_emulator/faults", json={"endpoint": "me", "status": 500, "times": 4})
+    await http.post(f"{microsoft.url}/_emulator/faults", json={"endpoint": "me", "status": 500, "times": 4, "tid": tid})
     worker = kit.start_worker(base_env, worker_logs, "dead-letters")
     try:
         async with kit.DeadLetterWatch(bootstrap) as watch:
@@ -58,7 +57,7 @@ async def test_malformed_and_still_failing_messages_are_dead_lettered_with_their
         await kit.until(lambda: _applied(wdb, later), what="the later sign-in")
     finally:
         worker.stop()
-        await http.delete(f"{microsoft.url}/_emulator/faults")
+        await http.delete(f"{microsoft.url}/_emulator/faults", params={"tid": tid})
 
     malformed, graph_failed = (dict(r.headers) for r in letters)
     assert malformed["dlq_reason"] == b"malformed_event"

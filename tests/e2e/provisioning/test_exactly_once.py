@@ -32,7 +32,9 @@ async def test_the_same_event_delivered_twice_leaves_one_user_with_the_right_dat
         await kit.publish(bootstrap, topic, [event])
         await kit.until(lambda: kit.metric(http, worker, "kutamo_provisioning_events_total", outcome="duplicate"),
                         what="the second delivery")  # fmt: skip
-        response = await http.get(f"{worker.url}/v1/users/{user_id}", headers={"X-Operator-Key": kit.OPERATOR_KEY})
+        response = await http.get(
+            f"{worker.url}/v1/users/{user_id}", headers={"Authorization": f"Bearer {kit.OPERATOR_KEY}"}
+        )
     finally:
         worker.stop()
 

@@ -2,7 +2,7 @@
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,10 @@ class Scene:
         self.stack, self.topic, self.worker, self.microsoft = stack, topic, worker, microsoft
         self.http = microsoft.http
 
-    async def fault(self, **fault: Any) -> None:
-        response = await self.http.post(f"{self.microsoft.url}/_emulator/faults", json=fault)
+    async def fault(self, person: dict[str, Any], **fault: Any) -> None:
+        """A fault for this person's Graph calls only: other tests' people on the shared emulator never see it."""
+        scoped = {**fault, "tid": person["tid"], "oid": person["oid"]}
+        response = await self.http.post(f"{self.microsoft.url}/_emulator/faults", json=scoped)
         response.raise_for_status()
 
     async def person(self, title: str = "Engineer", **token_options: Any) -> tuple[dict[str, Any], str]:
@@ -41,7 +43,7 @@ class Scene:
 
         async def probe() -> dict[str, Any] | None:
             response = await self.http.get(
-                f"{self.worker.url}/v1/users/{event.user_id}", headers={"X-Operator-Key": kit.OPERATOR_KEY}
+                f"{self.worker.url}/v1/users/{event.user_id}", headers={"Authorization": f"Bearer {kit.OPERATOR_KEY}"}
             )
             record: dict[str, Any] = response.json()
             return record if response.status_code == 200 and record["signed_in_at"] == _iso(event) else None
@@ -79,17 +81,13 @@ def faults_worker(
 
 
 @pytest.fixture
-async def scene(
-    stack: dev_stack.Stack, faults_worker: tuple[str, kit.Worker], microsoft: Emulator
-) -> AsyncIterator[Scene]:
-    await microsoft.http.delete(f"{microsoft.url}/_emulator/faults")
-    yield Scene(stack, faults_worker[0], faults_worker[1], microsoft)
-    await microsoft.http.delete(f"{microsoft.url}/_emulator/faults")
+def scene(stack: dev_stack.Stack, faults_worker: tuple[str, kit.Worker], microsoft: Emulator) -> Scene:
+    return Scene(stack, faults_worker[0], faults_worker[1], microsoft)
 
 
 async def test_a_person_without_a_photo_gets_no_avatar_and_that_is_not_a_failure(scene: Scene) -> None:
     person, token = await scene.person(title="Buyer")
-    await scene.fault(endpoint="photo", status=404)
+    await scene.fault(person, endpoint="photo", status=404)
 
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
 
@@ -100,7 +98,7 @@ async def test_a_person_without_a_photo_gets_no_avatar_and_that_is_not_a_failure
 async def test_throttling_waits_as_long_as_graph_asks_then_provisions(scene: Scene) -> None:
     person, token = await scene.person(title="Planner")
     waited = await scene.metric("kutamo_provisioning_graph_throttle_wait_seconds_total", endpoint="me")
-    await scene.fault(endpoint="me", status=429, retry_after=1)
+    await scene.fault(person, endpoint="me", status=429, retry_after=1)
     started = time.monotonic()
 
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
@@ -114,7 +112,7 @@ async def test_throttling_waits_as_long_as_graph_asks_then_provisions(scene: Sce
 async def test_a_server_error_is_retried_and_the_person_still_gets_their_avatar(scene: Scene) -> None:
     person, token = await scene.person(title="Designer")
     retries = await scene.metric("kutamo_provisioning_graph_retries_total", endpoint="photo")
-    await scene.fault(endpoint="photo", status=500, times=2)
+    await scene.fault(person, endpoint="photo", status=500, times=2)
 
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
 
@@ -125,7 +123,7 @@ async def test_a_server_error_is_retried_and_the_person_still_gets_their_avatar(
 
 async def test_an_answer_slower_than_the_timeout_is_retried(scene: Scene) -> None:
     person, token = await scene.person(title="Analyst")
-    await scene.fault(endpoint="me", status=200, delay_seconds=2.5)
+    await scene.fault(person, endpoint="me", status=200, delay_seconds=2.5)
 
     user = await scene.provision(scene.event(str(uuid.uuid4()), person, token))
 
@@ -166,7 +164,7 @@ async def test_graph_that_keeps_failing_does_not_hold_up_the_next_sign_ins(
     scene: Scene, http: httpx.AsyncClient
 ) -> None:
     person, token = await scene.person(title="Counsel")
-    await scene.fault(endpoint="me", status=503, times=4)
+    await scene.fault(person, endpoint="me", status=503, times=4)
     async with kit.DeadLetterWatch(scene.stack.kafka.bootstrap_servers) as watch:
         await kit.publish(
             scene.stack.kafka.bootstrap_servers, scene.topic, [scene.event(str(uuid.uuid4()), person, token)]

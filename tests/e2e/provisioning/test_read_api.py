@@ -19,7 +19,7 @@ from tests.support.processes import ServiceProcess
 from tests.support.signin import sign_in
 from tests.support.tenants import Tenant, create_tenant
 
-OPERATOR = {"X-Operator-Key": kit.OPERATOR_KEY}
+OPERATOR = {"Authorization": f"Bearer {kit.OPERATOR_KEY}"}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,11 @@ async def test_a_tenants_people_are_listed_page_by_page_to_its_sessions_and_oper
     rest = (await http.get(url, params={"limit": 2, "after": first["next_after"]}, headers=session)).json()
     other = await http.get(f"{api.url}/v1/tenants/{theirs.tenant_id}/users", headers=session)
     as_operator = await http.get(f"{api.url}/v1/tenants/{theirs.tenant_id}/users", headers=OPERATOR)
-    wrong_key = await http.get(url, headers={"X-Operator-Key": "x" * 40})
+    wrong_key = await http.get(url, headers={"Authorization": "Bearer " + "x" * 40})
+    deprecated = await http.get(
+        f"{api.url}/v1/tenants/{theirs.tenant_id}/users", headers={"X-Operator-Key": kit.OPERATOR_KEY}
+    )
+    deprecated_wrong = await http.get(url, headers={"X-Operator-Key": "x" * 40})
     anonymous = await http.get(url)
 
     listed = [u["user_id"] for u in first["users"] + rest["users"]]
@@ -77,6 +81,8 @@ async def test_a_tenants_people_are_listed_page_by_page_to_its_sessions_and_oper
     assert (other.status_code, other.json()["code"]) == (403, "tenant_forbidden")
     assert [u["user_id"] for u in as_operator.json()["users"]] == [strangers[0]["user_id"]]
     assert (wrong_key.status_code, wrong_key.json()["code"]) == (401, "operator_key_invalid")
+    assert deprecated.json()["users"] == as_operator.json()["users"], "X-Operator-Key still works for a release"
+    assert (deprecated_wrong.status_code, deprecated_wrong.json()["code"]) == (401, "operator_key_invalid")
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "session_required")
     assert anonymous.headers["content-type"].startswith("application/problem+json")
 

@@ -93,7 +93,7 @@ async def test_the_relay_process_is_restarted_when_it_dies_and_never_outlives_th
         # A row is counted once Kafka acknowledged it and it left the outbox; rows the killed relay had
         # published but not yet removed are published again by the next one (at least once).
         await kit.until(lambda: _published(http, worker, len(second)), what="the relay's counts in /metrics")
-        assert await kit.metric(http, worker, "kutamo_provisioning_outbox_publish_errors_total") >= 1
+        assert await kit.metric(http, worker, "kutamo_provisioning_relay_errors_total") >= 1
 
         worker.kill()
         await kit.until(lambda: _gone(replacement), within=10, what="the relay to stop with its worker")
@@ -107,7 +107,7 @@ async def _empty(db: asyncpg.Connection) -> bool:
 
 
 async def _published(http: httpx.AsyncClient, worker: kit.Worker, at_least: int) -> bool:
-    return await kit.metric(http, worker, "kutamo_provisioning_outbox_published_total") >= at_least
+    return await kit.metric(http, worker, "kutamo_provisioning_relay_published_total") >= at_least
 
 
 async def _gone(pid: int) -> bool:

@@ -1,5 +1,5 @@
-"""The worker's outbox relay on the real PostgreSQL and Kafka: every announcement once, each user's in
-order, on the partition Kafka's default partitioner gives the user's key."""
+"""The kit's outbox relay on the worker's outbox, on the real PostgreSQL and Kafka: every announcement
+once, each user's in order, on the partition Kafka's default partitioner gives the user's key."""
 
 import asyncio
 import uuid
@@ -12,29 +12,36 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
+from prometheus_client import CollectorRegistry
 
 from kutamo_contracts.envelope import Envelope
 from kutamo_dev import stack as dev_stack
+from kutamo_kit.outbox.metrics import RelayMetrics
+from kutamo_kit.outbox.relay import OutboxRelay
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import outbox
-from kutamo_provisioning.metrics import Metrics
 from tests.support.databases import throwaway_database
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def pool(stack: dev_stack.Stack) -> AsyncIterator[asyncpg.Pool]:
+async def database(stack: dev_stack.Stack) -> AsyncIterator[str]:
     async with throwaway_database(stack.postgres.url, "kutamo_relay") as url:
-        created = await worker_db.create_pool(url)
-        async with created.acquire() as conn:
-            await worker_db.migrate(conn)
-        yield created
-        await created.close()
+        yield url
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await worker_db.create_pool(database)
+    async with created.acquire() as conn:
+        await worker_db.migrate(conn)
+    yield created
+    await created.close()
 
 
 async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
-    stack: dev_stack.Stack, pool: asyncpg.Pool
+    stack: dev_stack.Stack, database: str, pool: asyncpg.Pool
 ) -> None:
     bootstrap = stack.kafka.bootstrap_servers
     topic = f"test.user-provisioned.{uuid.uuid4().hex[:8]}"
@@ -51,13 +58,12 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
     for start in range(0, len(envelopes), 70):  # several transactions, as batches write them
         async with pool.acquire() as conn, conn.transaction():
             await outbox.write(conn, envelopes[start : start + 70], NOW)
-    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
-    stopping = asyncio.Event()
-    task = asyncio.create_task(relay.run(stopping))
+    relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
+    task = asyncio.create_task(relay.run())
     try:
-        received = await _read(bootstrap, topic, 4, len(envelopes))
+        received = await _read(bootstrap, topic, 4, pool)
     finally:
-        stopping.set()
+        relay.stop()
         await asyncio.wait_for(task, 20)
 
     assert sorted(r[1] for r in received) == sorted(e.value for e in envelopes), "each exactly once"
@@ -65,30 +71,43 @@ async def test_the_relay_publishes_each_announcement_once_in_order_per_user(
         mine = [(partition, value) for partition, value, key in received if key == user.encode()]
         assert [v for _, v in mine] == [f"{user}:{n}".encode() for n in range(40)], "in order"
         assert {p for p, _ in mine} == {DefaultPartitioner()(user.encode(), [0, 1, 2, 3], [0, 1, 2, 3])}
-    assert relay.leader is False
+    assert relay.is_leader is False
     assert await pool.fetchval("select count(*) from outbox") == 0
 
 
-async def _read(bootstrap: str, topic: str, partitions: int, expected: int) -> list[tuple[int, bytes, bytes]]:
+async def _read(bootstrap: str, topic: str, partitions: int, pool: asyncpg.Pool) -> list[tuple[int, bytes, bytes]]:
+    """What the relay published, read until an end marker written now arrived on every partition: the relay
+    publishes in commit order, so nothing published before the markers (a duplicate included) can come later."""
+    everywhere = list(range(partitions))
+    keys: dict[int, bytes] = {}
+    for n in range(1000):
+        keys.setdefault(DefaultPartitioner()(f"end-{n}".encode(), everywhere, everywhere), f"end-{n}".encode())
+    markers = {f"end-marker-{p}".encode() for p in everywhere}
+    ends = [Envelope(topic=topic, key=keys[p], value=f"end-marker-{p}".encode(), headers=[]) for p in everywhere]
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.write(conn, ends, NOW)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+        consumer.assign([TopicPartition(topic, p) for p in everywhere])
         received: list[tuple[int, bytes, bytes]] = []
+        seen: set[bytes] = set()
         deadline = asyncio.get_running_loop().time() + 30
-        while len(received) < expected and asyncio.get_running_loop().time() < deadline:
+        while seen != markers:
+            assert asyncio.get_running_loop().time() < deadline, f"end markers missing after 30 s: {len(received)} read"
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                received += [(r.partition, r.value, r.key) for r in records]
-        await asyncio.sleep(1)  # anything doubled would arrive now
-        for records in (await consumer.getmany(timeout_ms=500)).values():
-            received += [(r.partition, r.value, r.key) for r in records]
+                for r in records:
+                    if r.value in markers:
+                        seen.add(r.value)
+                    else:
+                        received.append((r.partition, r.value, r.key))
         return received
     finally:
         await consumer.stop()
 
 
 async def test_announcements_waiting_in_the_earlier_format_are_still_published(
-    stack: dev_stack.Stack, pool: asyncpg.Pool
+    stack: dev_stack.Stack, database: str, pool: asyncpg.Pool
 ) -> None:
     """Rows written before migration 0004 (one JSON envelope, bytes as base64) survive the upgrade."""
     bootstrap = stack.kafka.bootstrap_servers
@@ -106,13 +125,12 @@ async def test_announcements_waiting_in_the_earlier_format_are_still_published(
             topic, msgspec.json.encode(old).decode(), NOW,
         )  # fmt: skip
         await outbox.write(conn, [new], NOW)
-    relay = outbox.OutboxRelay(pool, bootstrap, Metrics())
-    stopping = asyncio.Event()
-    task = asyncio.create_task(relay.run(stopping))
+    relay = OutboxRelay(outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()))
+    task = asyncio.create_task(relay.run())
     try:
-        received = await _read(bootstrap, topic, 1, 2)
+        received = await _read(bootstrap, topic, 1, pool)
     finally:
-        stopping.set()
+        relay.stop()
         await asyncio.wait_for(task, 20)
 
     assert [(value, key) for _, value, key in received] == [(b'{"n": 1}', user.encode()), (b'{"n": 2}', user.encode())]

@@ -16,6 +16,7 @@ from kutamo_contracts.envelope import SOURCE_IDENTITY, Envelope, encode_record
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.topics import USER_PROVISIONED, USER_SIGNED_IN
 from kutamo_dev import stack as dev_stack
+from kutamo_kit.outages import DatabaseAway, database_unavailable
 from kutamo_provisioning import batch as batch_module
 from kutamo_provisioning import db as worker_db
 from kutamo_provisioning import users
@@ -116,5 +117,6 @@ async def test_a_database_that_does_not_answer_fails_the_batch_and_dead_letters_
         await gone.close()  # every acquire now fails, as when PostgreSQL is down
         processor = BatchProcessor(gone, Provisioner.__new__(Provisioner), PostgresAvatarStore(), lambda: T0, 4)
 
-        with pytest.raises(asyncpg.InterfaceError):
+        with pytest.raises(DatabaseAway) as failed:  # the consumer pauses and fetches the batch again later
             await processor.process([record(0, "Adele Vance"), record(1, "Megan Bowen")])
+        assert database_unavailable(failed.value)

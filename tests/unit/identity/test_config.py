@@ -57,3 +57,32 @@ def test_the_sealing_key_never_appears_in_the_error() -> None:
     with pytest.raises(ConfigError) as caught:
         identity_config({**GOOD, "TOKEN_SEALING_KEY": secret})
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://kutamo:hunter2-secret@db:5432/kutamo",
+        "postgresql//kutamo:hunter2-secret@db:5432/kutamo",
+        "kutamo:hunter2-secret@db",
+    ],
+)
+def test_a_malformed_database_url_is_refused_without_its_password(url: str) -> None:
+    for parse, error in ((identity_config, ConfigError), (worker_config, WorkerConfigError)):
+        with pytest.raises(error, match="DATABASE_URL must be a postgresql or postgres URL") as caught:
+            parse({**GOOD, "DATABASE_URL": url})
+        assert "hunter2-secret" not in str(caught.value)
+        assert "@db" in str(caught.value), "the host part still helps to find the mistake"
+
+
+def test_a_short_operator_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="at least 32 characters") as caught:
+        identity_config({**GOOD, "KUTAMO_OPERATOR_KEY": "short-but-secret"})
+    assert "short-but-secret" not in str(caught.value)
+
+
+def test_services_do_not_migrate_at_start_unless_told_to() -> None:
+    assert identity_config(GOOD).migrate_on_start is False
+    assert worker_config({**GOOD, "MIGRATE_ON_START": "true"}).migrate_on_start is True
+    with pytest.raises(WorkerConfigError, match="MIGRATE_ON_START must be true or false"):
+        worker_config({**GOOD, "MIGRATE_ON_START": "sometimes"})

@@ -40,8 +40,12 @@ def test_bytes_that_are_not_the_announced_image_type_are_rejected() -> None:
     assert avatars.rejection(Photo("image/jpeg", PNG)) == "avatar_bytes_not_an_image"
 
 
-def test_the_same_picture_twice_has_one_content_hash() -> None:
-    assert avatars.content_hash(Photo("image/jpeg", JPEG)) == avatars.content_hash(Photo("image/jpeg", JPEG))
+def test_an_avatars_content_hash_is_the_sha256_of_its_bytes_whatever_its_type() -> None:
+    # FIPS 180-2's known answer for "abc": downstream teams check `avatar_sha256` with any SHA-256 tool.
+    abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert avatars.content_hash(Photo("image/jpeg", b"abc")) == abc
+    assert avatars.content_hash(Photo("image/png", b"abc")) == abc
+    assert avatars.content_hash(Photo("image/jpeg", JPEG)) != avatars.content_hash(Photo("image/jpeg", JPEG + b"\x00"))
 
 
 def test_without_an_operator_key_operators_have_no_access() -> None:

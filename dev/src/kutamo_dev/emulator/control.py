@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 
 from kutamo_dev.emulator.directory import User
 from kutamo_dev.emulator.faults import Fault
@@ -138,9 +138,9 @@ def add_fault(data: JSONBody[Fault], emulator: Emulator) -> dict[str, Any]:
 
 
 @delete("/faults", sync_to_thread=False)
-def clear_faults(emulator: Emulator) -> None:
-    """Drop all queued faults."""
-    emulator.faults.clear()
+def clear_faults(emulator: Emulator, tid: Annotated[str | None, QueryParameter(required=False)] = None) -> None:
+    """Drop the queued faults scoped to directory `tid`, or all of them without it."""
+    emulator.faults.clear(tid)
 
 
 @get("/calls", sync_to_thread=False)

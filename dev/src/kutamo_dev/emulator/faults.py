@@ -16,7 +16,9 @@ GraphEndpoint = Literal["me", "photo"]
 class Fault(msgspec.Struct, frozen=True, kw_only=True):
     """How the next `times` calls to one Graph endpoint misbehave.
 
-    A 2xx status with a delay means "answer normally, but late", for client timeout tests.
+    A 2xx status with a delay means "answer normally, but late", for client timeout tests. With `tid`
+    and/or `oid` only calls whose bearer token names that directory and/or user count, so a test's
+    fault never reaches another test's people on a shared emulator.
     """
 
     endpoint: GraphEndpoint
@@ -24,6 +26,11 @@ class Fault(msgspec.Struct, frozen=True, kw_only=True):
     times: Annotated[int, msgspec.Meta(ge=1)] = 1
     retry_after: Annotated[int, msgspec.Meta(ge=0)] | None = None
     delay_seconds: Annotated[float, msgspec.Meta(ge=0, le=120)] = 0.0
+    tid: str | None = None
+    oid: str | None = None
+
+    def applies_to(self, tid: str | None, oid: str | None) -> bool:
+        return self.tid in (None, tid) and self.oid in (None, oid)
 
 
 @dataclass(slots=True)
@@ -42,21 +49,27 @@ class FaultQueue:
         """Queue a fault behind any already waiting for the same endpoint."""
         self._queues[fault.endpoint].append(_Pending(fault=fault, remaining=fault.times))
 
-    def take(self, endpoint: GraphEndpoint) -> Fault | None:
-        """The fault that applies to this call, if any, counting the call against it."""
+    def take(self, endpoint: GraphEndpoint, tid: str | None = None, oid: str | None = None) -> Fault | None:
+        """The first queued fault that applies to this call (by the caller's tid and oid), if any, counting
+        the call against it."""
         queue = self._queues[endpoint]
-        if not queue:
-            return None
-        head = queue[0]
-        head.remaining -= 1
-        if head.remaining == 0:
-            queue.popleft()
-        return head.fault
+        for pending in queue:
+            if pending.fault.applies_to(tid, oid):
+                pending.remaining -= 1
+                if pending.remaining == 0:
+                    queue.remove(pending)
+                return pending.fault
+        return None
 
     def pending(self) -> dict[str, int]:
         """How many faulty calls are still queued, per endpoint."""
         return {endpoint: sum(entry.remaining for entry in queue) for endpoint, queue in self._queues.items() if queue}
 
-    def clear(self) -> None:
-        """Drop every queued fault."""
-        self._queues.clear()
+    def clear(self, tid: str | None = None) -> None:
+        """Drop every queued fault, or only those scoped to one directory."""
+        if tid is None:
+            self._queues.clear()
+            return
+        for queue in self._queues.values():
+            for pending in [p for p in queue if p.fault.tid == tid]:
+                queue.remove(pending)

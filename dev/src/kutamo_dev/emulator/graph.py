@@ -98,6 +98,17 @@ def _authenticate(request: Request[Any, Any, Any], emulator: EmulatorState) -> U
     return user
 
 
+def _caller(request: Request[Any, Any, Any]) -> tuple[str | None, str | None]:
+    """The tid and oid the bearer token names, unverified: only to pick a fault scoped to them."""
+    _, _, token = request.headers.get("authorization", "").partition(" ")
+    try:
+        claims = jwt.decode(token.strip(), options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return None, None
+    tid, oid = claims.get("tid"), claims.get("oid")
+    return (tid if isinstance(tid, str) else None), (oid if isinstance(oid, str) else None)
+
+
 async def _faulty_answer(fault: Fault) -> Response[Any] | None:
     """Wait as the fault says; return its error answer, or None when the call should then succeed."""
     if fault.delay_seconds:
@@ -114,7 +125,8 @@ async def _serve(
 ) -> Response[Any]:
     """Apply any queued fault, authenticate, answer, and count the call by its final status."""
     response: Response[Any] | None = None
-    fault = emulator.faults.take(endpoint)
+    tid, oid = _caller(request)
+    fault = emulator.faults.take(endpoint, tid, oid)
     if fault is not None:
         response = await _faulty_answer(fault)
     if response is None:

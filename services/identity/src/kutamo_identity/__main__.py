@@ -1,5 +1,11 @@
-"""Entry point: `python -m kutamo_identity` serves; `python -m kutamo_identity tenants ...` administers."""
+"""Entry point: `python -m kutamo_identity` serves; `... migrate` applies the schema's migrations;
+`python -m kutamo_identity tenants ...` administers.
 
+Serving and administering need the schema current: with pending migrations they refuse to start and
+say to run `migrate` first, unless MIGRATE_ON_START=true (decision 0005, upgrades).
+"""
+
+import asyncio
 import os
 import sys
 
@@ -9,24 +15,36 @@ from kutamo_contracts.logformat import configure as configure_logging
 from kutamo_identity import cli, server
 from kutamo_identity.app import create_app
 from kutamo_identity.config import ConfigError, from_env
+from kutamo_identity.db import DATABASE
+from kutamo_kit.migrations import MigrationError, command
+
+PROGRAM = "kutamo-identity"
 
 
 def main(argv: list[str]) -> int:
+    if argv == ["migrate"]:
+        configure_logging("identity", os.environ.get("LOG_LEVEL", "INFO").upper())
+        return command(DATABASE.migrations, os.environ, PROGRAM)
     try:
         config = from_env(os.environ)
     except ConfigError as exc:
-        sys.stderr.write(f"kutamo-identity: configuration error: {exc}\n")
+        sys.stderr.write(f"{PROGRAM}: configuration error: {exc}\n")
         return 2
     configure_logging("identity", config.log_level)
+    try:
+        asyncio.run(DATABASE.migrations.prepare(config.database_url, apply=config.migrate_on_start))
+    except MigrationError as exc:
+        sys.stderr.write(f"{PROGRAM}: {exc}\n")
+        return 3
     if argv:
         return cli.main(argv, config)
-    if config.web_concurrency == 1:
+    if config.processes == 1:
         return server.serve(create_app(config), host=config.host, port=config.port, workers=1)
     return server.serve(
         "kutamo_identity.__main__:worker_app",
         host=config.host,
         port=config.port,
-        workers=config.web_concurrency,
+        workers=config.processes,
         factory=True,
     )
 

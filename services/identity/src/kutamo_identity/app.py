@@ -12,24 +12,21 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import SecurityScheme
 
 from kutamo_identity import db
 from kutamo_identity.config import Config
 from kutamo_identity.correlation import CorrelationMiddleware
 from kutamo_identity.erasure.controller import ErasureController
 from kutamo_identity.erasure.service import ErasureService
-from kutamo_identity.errors import EXCEPTION_HANDLERS, BodyDepthGuardedRequest
 from kutamo_identity.health import HealthController, watch_readiness
 from kutamo_identity.login.controller import AssetsController, LoginPagesController
 from kutamo_identity.metrics import IdentityMetrics
 from kutamo_identity.ops.controller import OpsController
 from kutamo_identity.ops.pipeline import PipelineView
-from kutamo_identity.outbox.relay import OutboxRelay
+from kutamo_identity.outbox.relay import RelayProcess, relay_process
 from kutamo_identity.ratelimit import ClientRateLimiter
 from kutamo_identity.scim import routes as scim
-from kutamo_identity.seams import Clock, IdFactory, random_id, system_clock
 from kutamo_identity.sessions import issuer as session_keys
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.setup import sessions as setup_sessions
@@ -46,6 +43,10 @@ from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
+from kutamo_kit.openapi import bearer, openapi
+from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
+from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
 
 def _provide_operators(state: State) -> OperatorService:
@@ -76,13 +77,9 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Litestar:
     metrics = IdentityMetrics()
-    relay = OutboxRelay(
-        config.database_url,
-        config.kafka_bootstrap_servers,
-        clock,
-        metrics=metrics,
-        retention=timedelta(hours=config.outbox_retention_hours),
-    )
+    kafka = KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka, waiting=metrics.relay.waiting)
+    relay = relay_process(config, metrics, kafka)
+    stopping = asyncio.Event()
     sessions = SessionIssuer(
         config.public_base_url,
         config.session_ttl_seconds,
@@ -91,7 +88,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await db.migrate_database(config.database_url)
+        install(kafka)  # aiokafka's outage chatter becomes this tracker's few lines
         pool = await db.create_pool(config.database_url, max_size=config.database_pool_size)
         await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
@@ -116,9 +113,11 @@ def create_app(
             metrics.recent_sign_ins,
             metrics.recent_microsoft_errors,
             clock,
+            kafka,
         )
-        relay_task = asyncio.create_task(relay.run(), name="outbox-relay")
+        relay_task = asyncio.create_task(relay.run(stopping), name="outbox-relay")
         chores = [
+            asyncio.create_task(kafka.watch(), name="kafka-connectivity"),
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
             asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
@@ -128,11 +127,11 @@ def create_app(
         try:
             yield
         finally:
-            relay.stop()
+            stopping.set()
             for chore in chores:
                 chore.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(relay_task, 10)
+                await asyncio.wait_for(relay_task, 20)
             await asyncio.gather(*chores, return_exceptions=True)
             await app.state.pipeline.close()
             await http.aclose()
@@ -166,7 +165,7 @@ def create_app(
         pipeline: PipelineView = state.pipeline
         return pipeline
 
-    def provide_relay() -> OutboxRelay:
+    def provide_relay() -> RelayProcess:
         return relay
 
     def provide_config() -> Config:
@@ -210,27 +209,20 @@ def create_app(
             "metrics": Provide(provide_metrics, sync_to_thread=False),
         },
         middleware=[CorrelationMiddleware()],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(
-            title="Kutamo Identity",
-            version="1.0.0",
-            path="/schema",
-            description="Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions. Errors are "
-            "application/problem+json with a stable `code` (docs/errors.md).",
-            components=Components(
-                security_schemes={
-                    "apiKey": SecurityScheme(
-                        type="http", scheme="bearer", description="An operator or tenant-admin API key"
-                    ),
-                    "setupSession": SecurityScheme(
-                        type="apiKey",
-                        name=setup_sessions.COOKIE,
-                        security_scheme_in="cookie",
-                        description="The setup session cookie from POST /setup/session; state-changing requests "
-                        "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
-                    ),
-                }
-            ),
+        exception_handlers=exception_handlers(max_body_kib=64),
+        openapi_config=openapi(
+            "Kutamo Identity",
+            "Azure AD connections per tenant, Microsoft sign-in, Kutamo sessions.",
+            {
+                "apiKey": bearer("An operator or tenant-admin API key"),
+                "setupSession": SecurityScheme(
+                    type="apiKey",
+                    name=setup_sessions.COOKIE,
+                    security_scheme_in="cookie",
+                    description="The setup session cookie from POST /setup/session; state-changing requests "
+                    "also send X-Kutamo-CSRF (the csrf_token of GET /setup/api/state)",
+                ),
+            },
         ),
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins) if config.cors_allowed_origins else None,
         request_max_body_size=64 * 1024,

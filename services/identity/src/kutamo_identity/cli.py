@@ -11,6 +11,7 @@
     python -m kutamo_identity keys list --operator
     python -m kutamo_identity keys revoke --id UUID
     python -m kutamo_identity scim create-token --login-code contoso   (also list-tokens, revoke-token)
+    python -m kutamo_identity migrate          (needs only DATABASE_URL; see __main__)
 
 Keys and setup links are printed once and stored only as a hash. Everything the CLI changes is in the
 audit log with actor `cli`. The CLI is an operator's tool: a --directory-id it is given is pinned at
@@ -40,7 +41,6 @@ from kutamo_identity.ops.pipeline import PipelineView
 from kutamo_identity.ops.recent import RecentOutcomes
 from kutamo_identity.ops.table import render
 from kutamo_identity.scim import cli as scim_cli
-from kutamo_identity.seams import random_id, system_clock
 from kutamo_identity.setup.admin import SetupLinkService
 from kutamo_identity.setup.schemas import SetupLinkCreate
 from kutamo_identity.signin import secrets
@@ -48,6 +48,7 @@ from kutamo_identity.tenancy import operator_transaction, resolve_login_code, te
 from kutamo_identity.tenants import audit, binding, keys, repository, rules
 from kutamo_identity.tenants.keys import Principal
 from kutamo_identity.tenants.service import public_row
+from kutamo_kit.seams import random_id, system_clock
 
 CLI = Principal(actor="cli", scope="operator", tenant_id=None)
 
@@ -108,7 +109,6 @@ async def _create(config: Config, args: argparse.Namespace) -> dict[str, str]:
     note = rules.check_user_note(args.note)
     directory_id = rules.parse_directory_id(args.directory_id) if args.directory_id else None
     status = "active" if directory_id else "pending_verification"
-    await db.migrate_database(config.database_url)
     pool = await db.create_pool(config.database_url, max_size=2)
     tenant_id, now = random_id(), system_clock()
     try:
@@ -170,7 +170,6 @@ async def _setup_link(config: Config, args: argparse.Namespace) -> dict[str, str
         body = msgspec.convert({"valid_days": args.valid_days}, SetupLinkCreate)
     except msgspec.ValidationError:
         raise IdentityError("invalid_valid_days", "--valid-days must be a whole number from 1 to 30") from None
-    await db.migrate_database(config.database_url)
     pool = await db.create_pool(config.database_url, max_size=2)
     try:
         if args.tenant_id is not None:
@@ -191,7 +190,6 @@ async def _setup_link(config: Config, args: argparse.Namespace) -> dict[str, str
 
 async def _create_key(config: Config, args: argparse.Namespace) -> dict[str, str]:
     tenant_id = None if args.operator else rules.parse_guid(args.tenant_id, "tenant_id", "use the tenant's id.")
-    await db.migrate_database(config.database_url)
     pool = await db.create_pool(config.database_url, max_size=2)
     now = system_clock()
     try:

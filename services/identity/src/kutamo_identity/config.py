@@ -1,200 +1,165 @@
-"""Configuration from environment variables: one pure function, read once in __main__, passed down."""
+"""Configuration from environment variables: the identity service's settings, read once in __main__.
+
+Each variable is declared once below (name, meaning, default, range); kutamo_kit.config reads them and
+the README table is held to these declarations.
+"""
 
 import os
 from collections.abc import Mapping
-from urllib.parse import urlsplit
 
-import msgspec
+from kutamo_kit.config import ConfigError, Int, Settings, Text, Url
+from kutamo_kit.settings import ServiceConfig, Shared
 
-from kutamo_contracts.sealing import SealingKeys, parse_keys
+__all__ = ["VARIABLES", "Config", "ConfigError", "from_env"]
 
+SHARED = Shared(
+    port=8000,
+    sealing_key="base64 of 32 random bytes, shared with the provisioning worker",
+    operator_key=(
+        "Bootstrap operator API key (32+ characters) for a fresh deployment, sent as Authorization: Bearer; unset: none"
+    ),
+)
+AZURE_LOGIN_BASE_URL = Url("AZURE_LOGIN_BASE_URL", "Microsoft login host", default="https://login.microsoftonline.com")
+PUBLIC_BASE_URL = Url(
+    "PUBLIC_BASE_URL", "Base URL users see; login links and session issuer", default="http://localhost:8000"
+)
+APP_URL = Url(
+    "APP_URL",
+    "Where the login page hands a signed-in person's Kutamo session, in the URL fragment "
+    "(default PUBLIC_BASE_URL/app, a page that shows who is signed in)",
+)
+LOGIN_POPUP_TIMEOUT_SECONDS = Int(
+    "LOGIN_POPUP_TIMEOUT_SECONDS",
+    "How long the login page waits for the Microsoft window before offering help",
+    default=60, low=5, high=600,
+)  # fmt: skip
+SESSION_TTL_SECONDS = Int("SESSION_TTL_SECONDS", "Lifetime of Kutamo session tokens", default=900, low=60, high=86400)
+SESSION_KEY_ROTATION_HOURS = Int(
+    "SESSION_KEY_ROTATION_HOURS",
+    "Each process starts signing sessions with a new key this often; the next key is published one period ahead",
+    default=24, low=1, high=24 * 30,
+)  # fmt: skip
+CLOCK_SKEW_SECONDS = Int(
+    "CLOCK_SKEW_SECONDS", "Allowed clock skew when checking Microsoft tokens", default=120, low=0, high=600
+)
+GRAPH_TOKEN_TTL_SECONDS = Int(
+    "GRAPH_TOKEN_TTL_SECONDS",
+    "How long a Graph token is assumed valid when the frontend does not say",
+    default=600, low=60, high=7200,
+)  # fmt: skip
+LOGIN_NONCE_TTL_SECONDS = Int(
+    "LOGIN_NONCE_TTL_SECONDS", "How long a login page's nonce can be used", default=600, low=30, high=3600
+)
+VERIFICATION_CODE_TTL_SECONDS = Int(
+    "VERIFICATION_CODE_TTL_SECONDS",
+    "How long a verification sign-in code can be used",
+    default=3600, low=60, high=7 * 86400,
+)  # fmt: skip
+SIGNING_KEYS_TTL_SECONDS = Int(
+    "SIGNING_KEYS_TTL_SECONDS",
+    "Microsoft signing keys are refreshed in the background after this",
+    default=21600, low=60, high=86400,
+)  # fmt: skip
+SIGNING_KEYS_MIN_REFRESH_SECONDS = Int(
+    "SIGNING_KEYS_MIN_REFRESH_SECONDS",
+    "At most one key refresh per directory in this time, even on unknown kids",
+    default=300, low=1, high=3600,
+)  # fmt: skip
+LOGIN_CODE_GRACE_DAYS = Int(
+    "LOGIN_CODE_GRACE_DAYS", "Days an old login code keeps working after a rename", default=30, low=0, high=365
+)
+PROVISIONING_CONSUMER_GROUP = Text(
+    "PROVISIONING_CONSUMER_GROUP",
+    "Consumer group of the provisioning workers, for the lag on /ops",
+    default="kutamo-provisioning",
+)
+PROVISIONING_BASE_URL = Url(
+    "PROVISIONING_BASE_URL", "Provisioning worker base URL; /ops shows its Graph figures (default: not shown)"
+)
+OUTBOX_RETENTION_HOURS = Int(
+    "OUTBOX_RETENTION_HOURS",
+    "Hours published outbox rows are kept before the relay deletes them",
+    default=168, low=1, high=24 * 365,
+)  # fmt: skip
+RATE_LIMIT_PER_MINUTE = Int(
+    "RATE_LIMIT_PER_MINUTE",
+    "Requests a client address may make per minute to the public endpoints, per process",
+    default=600, low=1, high=1_000_000,
+)  # fmt: skip
+WEB_CONCURRENCY = Int(
+    "WEB_CONCURRENCY",
+    "Identity processes serving the port, replaced when one dies; 0: as many as the machine has CPU cores",
+    default=0, low=0, high=64,
+)  # fmt: skip
+DATABASE_POOL_SIZE = Int(
+    "DATABASE_POOL_SIZE", "Most PostgreSQL connections each identity process opens", default=8, low=2, high=100
+)
+
+SETTINGS = Settings(
+    [
+        *SHARED.settings(),
+        AZURE_LOGIN_BASE_URL, PUBLIC_BASE_URL, APP_URL, LOGIN_POPUP_TIMEOUT_SECONDS, SESSION_TTL_SECONDS,
+        SESSION_KEY_ROTATION_HOURS, CLOCK_SKEW_SECONDS, GRAPH_TOKEN_TTL_SECONDS, LOGIN_NONCE_TTL_SECONDS,
+        VERIFICATION_CODE_TTL_SECONDS, SIGNING_KEYS_TTL_SECONDS, SIGNING_KEYS_MIN_REFRESH_SECONDS,
+        LOGIN_CODE_GRACE_DAYS, PROVISIONING_CONSUMER_GROUP, PROVISIONING_BASE_URL, OUTBOX_RETENTION_HOURS,
+        RATE_LIMIT_PER_MINUTE, WEB_CONCURRENCY, DATABASE_POOL_SIZE,
+    ]
+)  # fmt: skip
 # Every variable the service reads: name -> (required, meaning). The README table and the
 # docker-compose check are held to this list.
-VARIABLES: dict[str, tuple[bool, str]] = {
-    "DATABASE_URL": (True, "PostgreSQL URL, e.g. postgresql://user@host:5432/kutamo"),
-    "KAFKA_BOOTSTRAP_SERVERS": (True, "Kafka bootstrap servers, comma separated host:port"),
-    "TOKEN_SEALING_KEY": (True, "base64 of 32 random bytes, shared with the provisioning worker"),
-    "TOKEN_SEALING_KEY_PREVIOUS": (
-        False,
-        "The sealing key being retired during a rotation: still opens tokens, never seals (default none)",
-    ),
-    "AZURE_LOGIN_BASE_URL": (False, "Microsoft login host (default https://login.microsoftonline.com)"),
-    "PUBLIC_BASE_URL": (
-        False,
-        "Base URL users see; login links and session issuer (default http://localhost:8000)",
-    ),
-    "APP_URL": (
-        False,
-        "Where the login page hands a signed-in person's Kutamo session, in the URL fragment "
-        "(default PUBLIC_BASE_URL/app, a page that shows who is signed in)",
-    ),
-    "LOGIN_POPUP_TIMEOUT_SECONDS": (
-        False,
-        "How long the login page waits for the Microsoft window before offering help (default 60)",
-    ),
-    "HOST": (False, "Interface to listen on (default 127.0.0.1)"),
-    "PORT": (False, "Port to listen on (default 8000)"),
-    "SESSION_TTL_SECONDS": (False, "Lifetime of Kutamo session tokens (default 900)"),
-    "SESSION_KEY_ROTATION_HOURS": (
-        False,
-        "Each process starts signing sessions with a new key this often; the next key is published one "
-        "period ahead (default 24)",
-    ),
-    "CLOCK_SKEW_SECONDS": (False, "Allowed clock skew when checking Microsoft tokens (default 120)"),
-    "GRAPH_TOKEN_TTL_SECONDS": (
-        False,
-        "How long a Graph token is assumed valid when the frontend does not say (default 600)",
-    ),
-    "LOGIN_NONCE_TTL_SECONDS": (False, "How long a login page's nonce can be used (default 600)"),
-    "VERIFICATION_CODE_TTL_SECONDS": (False, "How long a verification sign-in code can be used (default 3600)"),
-    "SIGNING_KEYS_TTL_SECONDS": (
-        False,
-        "Microsoft signing keys are refreshed in the background after this (default 21600)",
-    ),
-    "SIGNING_KEYS_MIN_REFRESH_SECONDS": (
-        False,
-        "At most one key refresh per directory in this time, even on unknown kids (default 300)",
-    ),
-    "KUTAMO_OPERATOR_KEY": (False, "Bootstrap operator API key (32+ characters) for a fresh deployment; unset: none"),
-    "LOGIN_CODE_GRACE_DAYS": (False, "Days an old login code keeps working after a rename (default 30)"),
-    "CORS_ALLOWED_ORIGINS": (False, "Comma-separated frontend origins allowed to call the API from a browser"),
-    "PROVISIONING_CONSUMER_GROUP": (
-        False,
-        "Consumer group of the provisioning workers, for the lag on /ops (default kutamo-provisioning)",
-    ),
-    "PROVISIONING_BASE_URL": (False, "Provisioning worker base URL; /ops shows its Graph figures (default: not shown)"),
-    "OUTBOX_RETENTION_HOURS": (
-        False,
-        "Hours published outbox rows are kept before the relay deletes them (default 168)",
-    ),
-    "RATE_LIMIT_PER_MINUTE": (
-        False,
-        "Requests a client address may make per minute to the public endpoints, per process (default 600)",
-    ),
-    "WEB_CONCURRENCY": (
-        False,
-        "Identity processes serving the port, replaced when one dies (default: the machine's CPU cores)",
-    ),
-    "DATABASE_POOL_SIZE": (False, "Most PostgreSQL connections each identity process opens (default 8)"),
-    "LOG_LEVEL": (False, "DEBUG, INFO, WARNING or ERROR (default INFO)"),
-}
+VARIABLES = SETTINGS.table()
 
 
-class ConfigError(Exception):
-    """The environment does not describe a runnable service; the message says what to fix."""
-
-
-class Config(msgspec.Struct, frozen=True, kw_only=True):
-    database_url: str
-    kafka_bootstrap_servers: str
-    sealing_keys: SealingKeys
+class Config(ServiceConfig, frozen=True, kw_only=True):
     azure_login_base_url: str
     public_base_url: str
-    host: str
-    port: int
+    app_url: str
+    login_popup_timeout_seconds: int
     session_ttl_seconds: int
+    session_key_rotation_hours: int
     clock_skew_seconds: int
     graph_token_ttl_seconds: int
     login_nonce_ttl_seconds: int
     verification_code_ttl_seconds: int
     signing_keys_ttl_seconds: int
     signing_keys_min_refresh_seconds: int
-    operator_key: str | None
     login_code_grace_days: int
-    cors_allowed_origins: list[str]
     provisioning_consumer_group: str
     provisioning_base_url: str | None
-    log_level: str
-    outbox_retention_hours: int = 168
-    session_key_rotation_hours: int = 24
-    rate_limit_per_minute: int = 600
-    app_url: str = "http://localhost:8000/app"
-    login_popup_timeout_seconds: int = 60
-    web_concurrency: int = 1
-    database_pool_size: int = 8
+    outbox_retention_hours: int
+    rate_limit_per_minute: int
+    web_concurrency: int
+    """0: one process per CPU core (see `processes`)."""
+    database_pool_size: int
 
-
-def _url(environ: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
-    value = environ.get(name, default).strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, got {value!r}")
-    return value
-
-
-def _int(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    raw = environ.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _operator_key(environ: Mapping[str, str]) -> str | None:
-    key = environ.get("KUTAMO_OPERATOR_KEY", "").strip()
-    if key and len(key) < 32:
-        raise ConfigError("KUTAMO_OPERATOR_KEY must be at least 32 characters (e.g. openssl rand -base64 32)")
-    return key or None
-
-
-def _origins(environ: Mapping[str, str]) -> list[str]:
-    origins = [o.strip().rstrip("/") for o in environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o.strip()]
-    for origin in origins:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
-            raise ConfigError(
-                f"CORS_ALLOWED_ORIGINS entries must be origins like https://app.kutamo.com, got {origin!r}"
-            )
-    return origins
+    @property
+    def processes(self) -> int:
+        """How many identity processes serve the port."""
+        return self.web_concurrency or os.cpu_count() or 1
 
 
 def from_env(environ: Mapping[str, str]) -> Config:
-    missing = [name for name, (required, _) in VARIABLES.items() if required and not environ.get(name)]
-    if missing:
-        raise ConfigError(f"missing required environment variable(s): {', '.join(missing)}")
-    try:
-        sealing_keys = parse_keys(environ["TOKEN_SEALING_KEY"], environ.get("TOKEN_SEALING_KEY_PREVIOUS"))
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    public_base_url = _url(environ, "PUBLIC_BASE_URL", "http://localhost:8000", ("http", "https"))
-    level = environ.get("LOG_LEVEL", "INFO").upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    SETTINGS.require(environ)
+    public_base_url = PUBLIC_BASE_URL.read(environ)
     return Config(
-        database_url=_url(environ, "DATABASE_URL", "", ("postgresql", "postgres")),
-        kafka_bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"].strip(),
-        sealing_keys=sealing_keys,
-        azure_login_base_url=_url(
-            environ, "AZURE_LOGIN_BASE_URL", "https://login.microsoftonline.com", ("http", "https")
-        ),
+        **SHARED.read(environ),
+        azure_login_base_url=AZURE_LOGIN_BASE_URL.read(environ),
         public_base_url=public_base_url,
-        app_url=_url(environ, "APP_URL", public_base_url + "/app", ("http", "https")),
-        login_popup_timeout_seconds=_int(environ, "LOGIN_POPUP_TIMEOUT_SECONDS", 60, 5, 600),
-        host=environ.get("HOST", "127.0.0.1"),
-        port=_int(environ, "PORT", 8000, 1, 65535),
-        session_ttl_seconds=_int(environ, "SESSION_TTL_SECONDS", 900, 60, 86400),
-        session_key_rotation_hours=_int(environ, "SESSION_KEY_ROTATION_HOURS", 24, 1, 24 * 30),
-        clock_skew_seconds=_int(environ, "CLOCK_SKEW_SECONDS", 120, 0, 600),
-        graph_token_ttl_seconds=_int(environ, "GRAPH_TOKEN_TTL_SECONDS", 600, 60, 7200),
-        login_nonce_ttl_seconds=_int(environ, "LOGIN_NONCE_TTL_SECONDS", 600, 30, 3600),
-        verification_code_ttl_seconds=_int(environ, "VERIFICATION_CODE_TTL_SECONDS", 3600, 60, 7 * 86400),
-        signing_keys_ttl_seconds=_int(environ, "SIGNING_KEYS_TTL_SECONDS", 21600, 60, 86400),
-        signing_keys_min_refresh_seconds=_int(environ, "SIGNING_KEYS_MIN_REFRESH_SECONDS", 300, 1, 3600),
-        operator_key=_operator_key(environ),
-        login_code_grace_days=_int(environ, "LOGIN_CODE_GRACE_DAYS", 30, 0, 365),
-        cors_allowed_origins=_origins(environ),
-        provisioning_consumer_group=environ.get("PROVISIONING_CONSUMER_GROUP", "kutamo-provisioning"),
-        provisioning_base_url=(
-            _url(environ, "PROVISIONING_BASE_URL", "", ("http", "https"))
-            if environ.get("PROVISIONING_BASE_URL")
-            else None
-        ),
-        log_level=level,
-        outbox_retention_hours=_int(environ, "OUTBOX_RETENTION_HOURS", 168, 1, 24 * 365),
-        rate_limit_per_minute=_int(environ, "RATE_LIMIT_PER_MINUTE", 600, 1, 1_000_000),
-        web_concurrency=_int(environ, "WEB_CONCURRENCY", os.cpu_count() or 1, 1, 64),
-        database_pool_size=_int(environ, "DATABASE_POOL_SIZE", 8, 2, 100),
+        app_url=APP_URL.read(environ, default=public_base_url + "/app"),
+        login_popup_timeout_seconds=LOGIN_POPUP_TIMEOUT_SECONDS.read(environ),
+        session_ttl_seconds=SESSION_TTL_SECONDS.read(environ),
+        session_key_rotation_hours=SESSION_KEY_ROTATION_HOURS.read(environ),
+        clock_skew_seconds=CLOCK_SKEW_SECONDS.read(environ),
+        graph_token_ttl_seconds=GRAPH_TOKEN_TTL_SECONDS.read(environ),
+        login_nonce_ttl_seconds=LOGIN_NONCE_TTL_SECONDS.read(environ),
+        verification_code_ttl_seconds=VERIFICATION_CODE_TTL_SECONDS.read(environ),
+        signing_keys_ttl_seconds=SIGNING_KEYS_TTL_SECONDS.read(environ),
+        signing_keys_min_refresh_seconds=SIGNING_KEYS_MIN_REFRESH_SECONDS.read(environ),
+        login_code_grace_days=LOGIN_CODE_GRACE_DAYS.read(environ),
+        provisioning_consumer_group=PROVISIONING_CONSUMER_GROUP.read(environ),
+        provisioning_base_url=PROVISIONING_BASE_URL.read_optional(environ),
+        outbox_retention_hours=OUTBOX_RETENTION_HOURS.read(environ),
+        rate_limit_per_minute=RATE_LIMIT_PER_MINUTE.read(environ),
+        web_concurrency=WEB_CONCURRENCY.read(environ),
+        database_pool_size=DATABASE_POOL_SIZE.read(environ),
     )

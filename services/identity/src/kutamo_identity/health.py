@@ -1,6 +1,5 @@
 """Liveness, readiness, the published session keys, and the metrics (for operators: they list tenant ids)."""
 
-import asyncio
 from typing import Any
 
 import asyncpg
@@ -9,33 +8,25 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from kutamo_identity.errors import problem_responses
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.outbox.relay import OutboxRelay
-from kutamo_identity.seams import Clock
+from kutamo_identity.outbox.relay import RelayProcess
 from kutamo_identity.sessions.issuer import published_keys
 from kutamo_identity.tenants.auth import Authenticator, require_operator
+from kutamo_kit import health
+from kutamo_kit.seams import Clock
 
 
-async def readiness(db_pool: asyncpg.Pool, relay: OutboxRelay) -> dict[str, Any]:
+async def readiness(db_pool: asyncpg.Pool, relay: RelayProcess) -> dict[str, Any]:
     """Each check and whether it passed; the service is ready when all pass."""
-    checks: dict[str, Any] = {}
-    try:
-        await asyncio.wait_for(db_pool.fetchval("select 1"), 2)
-        checks["database"] = {"ok": True}
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        checks["database"] = {"ok": False, "error": type(exc).__name__}
     # Kafka being down does not stop sign-ins (events wait in the outbox), so it informs but does not fail.
-    checks["outbox_relay"] = {"ok": True, "leader": relay.is_leader, "last_error": relay.last_error}
-    return checks
+    relay_state = {"ok": True, "leader": relay.leader, "last_error": relay.last_error}
+    return {"database": await health.database(db_pool), "outbox_relay": relay_state}
 
 
 async def watch_readiness(
-    db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics, every: float = 5
+    db_pool: asyncpg.Pool, relay: RelayProcess, metrics: IdentityMetrics, every: float = 5
 ) -> None:
     """Keep the `kutamo_identity_ready` gauge current between scrapes (cancel to stop)."""
-    while True:
-        checks = await readiness(db_pool, relay)
-        metrics.ready.set(1 if all(c["ok"] for c in checks.values()) else 0)
-        await asyncio.sleep(every)
+    await health.keep_gauge(lambda: readiness(db_pool, relay), metrics.ready, every)
 
 
 class HealthController(Controller):
@@ -45,12 +36,9 @@ class HealthController(Controller):
 
     @get("/health/ready", summary="The service can serve sign-ins")
     async def ready(
-        self, db_pool: asyncpg.Pool, relay: OutboxRelay, metrics: IdentityMetrics
+        self, db_pool: asyncpg.Pool, relay: RelayProcess, metrics: IdentityMetrics
     ) -> Response[dict[str, Any]]:
-        checks = await readiness(db_pool, relay)
-        ok = all(check["ok"] for check in checks.values())
-        metrics.ready.set(1 if ok else 0)
-        return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+        return health.answer(await health.run(lambda: readiness(db_pool, relay), metrics.ready))
 
     @get(
         "/metrics",

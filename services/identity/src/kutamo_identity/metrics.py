@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from kutamo_identity.ops.recent import RecentOutcomes
+from kutamo_kit.kafka.connectivity import KafkaMetrics
+from kutamo_kit.outbox.metrics import RelayMetrics
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -48,34 +50,10 @@ class IdentityMetrics:
             multiprocess_mode="livemax",
             registry=self.registry,
         )
-        self.outbox_backlog = Gauge(
-            "kutamo_identity_outbox_backlog_rows",
-            "Outbox rows not yet published to Kafka.",
-            multiprocess_mode="livemax",
-            registry=self.registry,
-        )
-        self.outbox_oldest_age = Gauge(
-            "kutamo_identity_outbox_oldest_age_seconds",
-            "Age of the oldest outbox row not yet published (0 when none).",
-            multiprocess_mode="livemax",
-            registry=self.registry,
-        )
-        self.relay_published = Counter(
-            "kutamo_identity_relay_published_total",
-            "Events the outbox relay published to Kafka.",
-            registry=self.registry,
-        )
-        self.relay_errors = Counter(
-            "kutamo_identity_relay_errors_total",
-            "Relay rounds that failed (Kafka or PostgreSQL unavailable) and will be retried.",
-            registry=self.registry,
-        )
-        self.relay_publish_seconds = Histogram(
-            "kutamo_identity_relay_publish_seconds",
-            "Time to publish one batch of outbox rows and mark them sent.",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0),
-            registry=self.registry,
-        )
+        # kutamo_identity_outbox_backlog_rows, _outbox_oldest_age_seconds, _relay_published_total, ... and
+        # kutamo_identity_kafka_reachable, _kafka_outages_total, _kafka_outage_seconds: the kit's.
+        self.relay = RelayMetrics("kutamo_identity", self.registry)
+        self.kafka = KafkaMetrics("kutamo_identity", self.registry)
         self.microsoft_errors = Counter(
             "kutamo_identity_microsoft_errors_total",
             "Errors Microsoft showed in the sign-in popup, as reported by frontends, by tenant and code.",

@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from kutamo_identity.errors import TooManyRequests
-from kutamo_identity.seams import Clock
+from kutamo_kit.seams import Clock
 
 
 class _Bucket(msgspec.Struct):

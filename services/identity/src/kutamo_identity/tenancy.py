@@ -7,25 +7,18 @@ that tenant, and a transaction without a context sees nothing.
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
+
+from kutamo_kit.tenancy import context_transaction, tenant_transaction
+
+__all__ = ["APP_ROLE", "operator_transaction", "resolve_login_code", "tenant_transaction"]
 
 APP_ROLE = "kutamo_identity_app"
 
 
-@contextlib.asynccontextmanager
-async def tenant_transaction(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("select set_config('kutamo.tenant_id', $1, true)", str(tenant_id))
-        yield conn
-
-
-@contextlib.asynccontextmanager
-async def operator_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("select set_config('kutamo.operator', 'on', true)")
-        yield conn
+def operator_transaction(pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+    return context_transaction(pool, "kutamo.operator", "on")
 
 
 async def resolve_login_code(pool: asyncpg.Pool | asyncpg.Connection, login_code: str) -> uuid.UUID | None:

@@ -1,13 +1,11 @@
-"""Who is asking the read API: a Kutamo session of one tenant, or an operator (X-Operator-Key).
-
-The operator key is compared in constant time, as digests so its length leaks nothing either. A session
+"""Who is asking the read API: a Kutamo session of one tenant, or an operator; both in
+`Authorization: Bearer` (a session is a JWT, the operator key is not). `X-Operator-Key` is deprecated:
+accepted for this release, logged once (kutamo_kit.operators). A session
 of a user the directory deactivated or deleted (issue 16) is refused as soon as the worker has applied
 that lifecycle event, not only when the session expires.
 """
 
 import contextlib
-import hashlib
-import hmac
 import uuid
 from typing import Any
 
@@ -15,11 +13,10 @@ import asyncpg
 import msgspec
 from litestar import Request
 
+from kutamo_kit.operators import DEPRECATED_HEADER, OperatorKey, bearer
 from kutamo_provisioning.errors import ApiError
 from kutamo_provisioning.sessions import SessionVerifier
 from kutamo_provisioning.tenancy import tenant_transaction, worker_transaction
-
-OPERATOR_HEADER = "x-operator-key"
 
 
 class Caller(msgspec.Struct, frozen=True):
@@ -38,16 +35,22 @@ class Access:
     def __init__(self, verifier: SessionVerifier, operator_key: str | None, pool: asyncpg.Pool | None = None) -> None:
         self._verifier = verifier
         self._pool = pool
-        self._operator_digest = hashlib.sha256(operator_key.encode()).digest() if operator_key else None
+        self._operator = OperatorKey(operator_key)
 
     async def caller(self, request: Request[Any, Any, Any]) -> Caller:
-        offered = request.headers.get(OPERATOR_HEADER)
-        if offered is not None:
-            digest = hashlib.sha256(offered.encode()).digest()
-            if self._operator_digest is None or not hmac.compare_digest(digest, self._operator_digest):
+        authorization = request.headers.get("authorization")
+        offered = bearer(authorization)
+        operator = offered is not None and offered.count(".") < 2  # a session is a JWT, the operator key not
+        legacy = request.headers.get(DEPRECATED_HEADER)
+        if offered is None and legacy is not None:
+            self._operator.deprecated_header_used()
+            offered, operator = legacy, True
+        if operator:
+            assert offered is not None
+            if not self._operator.matches(offered):
                 raise ApiError(401, "operator_key_invalid", "The operator key is not valid.")
             return Caller(tenant_id=None)
-        claims = await self._verifier.verify(request.headers.get("authorization"))
+        claims = await self._verifier.verify(authorization)
         try:
             caller = Caller(tenant_id=uuid.UUID(str(claims["tenant_id"])))
             user_id = uuid.UUID(str(claims["sub"]))

@@ -1,25 +1,20 @@
 """The worker's read API: users of a tenant and their avatars. HTTP only; errors are problem+json."""
 
-import logging
 import uuid
 from typing import Annotated, Any
 
 import asyncpg
 from litestar import Controller, Request, Response, get
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import Parameter
 
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import records
 from kutamo_provisioning.access import Access, Caller
 from kutamo_provisioning.avatar_urls import AvatarUrls
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import ApiError
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import tenant_transaction
 
-log = logging.getLogger(__name__)
-
-PROBLEM_JSON = "application/problem+json"
 _REVALIDATE = "private, max-age=300, must-revalidate"
 _CACHE_CAP_SECONDS = 3600
 
@@ -116,41 +111,3 @@ class UsersController(Controller):
         if found is None:
             raise ApiError(404, "avatar_not_found", "No such avatar in this organisation (any more).")
         return _image(request, sha256, found, f"private, max-age={min(left, _CACHE_CAP_SECONDS)}")
-
-
-def _problem(status: int, code: str, detail: str, path: str) -> Response[dict[str, object]]:
-    body = {
-        "type": f"https://docs.kutamo.com/problems/{code.replace('_', '-')}",
-        "title": code.replace("_", " "),
-        "status": status,
-        "detail": detail,
-        "code": code,
-        "instance": path,
-    }
-    return Response(body, status_code=status, media_type=PROBLEM_JSON)
-
-
-def handle_api_error(request: Request[Any, Any, Any], exc: ApiError) -> Response[dict[str, object]]:
-    return _problem(exc.status, exc.code, exc.detail, request.url.path)
-
-
-def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
-    if isinstance(exc, ValidationException):
-        return _problem(400, "malformed_request", f"The request is not valid: {exc.detail}.", request.url.path)
-    if exc.status_code >= 500:
-        return handle_unexpected(request, exc)
-    if isinstance(exc, NotFoundException):
-        return _problem(404, "not_found", f"There is nothing at {request.url.path}.", request.url.path)
-    return _problem(exc.status_code, "http_error", str(exc.detail), request.url.path)
-
-
-def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
-    log.error("request failed", exc_info=exc, extra={"path": request.url.path})
-    return _problem(500, "internal_error", "Something went wrong on our side; try again.", request.url.path)
-
-
-EXCEPTION_HANDLERS = {
-    ApiError: handle_api_error,
-    HTTPException: handle_http_exception,
-    Exception: handle_unexpected,
-}

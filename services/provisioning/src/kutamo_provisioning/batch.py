@@ -35,12 +35,14 @@ from kutamo_contracts.envelope import (
 )
 from kutamo_contracts.events import UserProvisioned, UserSignedIn
 from kutamo_contracts.topics import USER_LIFECYCLE, USER_PROVISIONED, USER_SIGNED_IN
+from kutamo_kit.outages import DatabaseAway
+from kutamo_kit.outages import describe as describe_outage
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import directory, graph, outbox, users
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.errors import GraphFailed, MalformedEvent, ProcessingFailed, ProvisioningError, Unstorable
 from kutamo_provisioning.graph import Photo
 from kutamo_provisioning.provisioner import Provisioner, from_claims
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)
@@ -170,14 +172,19 @@ class BatchProcessor:
             except Exception as exc:
                 error = exc
 
-    async def _raise_unless_database_answers(self, error: Exception) -> None:
-        """A failure is an event's only while PostgreSQL answers; otherwise the batch fails with `error`
-        (and is redelivered), so an outage never dead-letters anything."""
+    async def database_answers(self) -> bool:
         try:
             async with asyncio.timeout(_PING_SECONDS), self._pool.acquire() as conn:
                 await conn.fetchval("select 1")
         except Exception:
-            raise error from None
+            return False
+        return True
+
+    async def _raise_unless_database_answers(self, error: Exception) -> None:
+        """A failure is an event's only while PostgreSQL answers; otherwise the batch fails as DatabaseAway
+        (the consumer pauses and fetches it again later), so an outage never dead-letters anything."""
+        if not await self.database_answers():
+            raise DatabaseAway(describe_outage(error)) from error
 
     async def _apply(
         self, ready: list[Ready], traces: dict[str, str | None], now: datetime

@@ -1,4 +1,5 @@
-"""Operator commands: `python -m kutamo_provisioning dead-letters list|replay [--offset N]`.
+"""Operator commands: `python -m kutamo_provisioning dead-letters list|replay [--offset N]` (and `migrate`,
+in __main__).
 
 Only KAFKA_BOOTSTRAP_SERVERS is needed. `list` prints one JSON line per dead letter (never the
 value, which may hold a sealed token); `replay` re-publishes to the original topic, where event ids

@@ -7,6 +7,11 @@ holds: a partition's records are still applied one batch after the other, in off
 worker decodes one batch as PostgreSQL applies another. On a rebalance the listener waits for the
 batches in flight to commit (bounded); past that bound they are abandoned, their commits fail, and the
 next owner redoes them idempotently.
+
+A batch that fails because PostgreSQL is away (kutamo_kit.outages) is not an error of its events: its
+partitions are sought back to the batch's first offsets, every assigned partition is paused, and the
+consumer keeps polling (so it stays in its group) without fetching until the database answers again;
+then it resumes where it was. Nothing is dead-lettered or skipped for an outage.
 """
 
 import asyncio
@@ -20,14 +25,17 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from kutamo_contracts.topics import DEAD_LETTERS
+from kutamo_kit.kafka import clients
+from kutamo_kit.outages import DATABASE, database_unavailable
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.batch import BatchProcessor, Record, Result
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.seams import Clock
 
 log = logging.getLogger(__name__)
 
 _REVOKE_WAIT_SECONDS = 60.0
+_DATABASE_PROBE_MS = 2000
 
 
 def _names(tps: set[TopicPartition]) -> list[str]:
@@ -74,6 +82,9 @@ class SignInConsumer:
         self.stopping = asyncio.Event()
         self._lanes = in_flight
         self._batches: dict[asyncio.Task[None], set[TopicPartition]] = {}
+        self._first_offsets: dict[asyncio.Task[None], dict[TopicPartition, int]] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self.paused_for_database = False
         self.assigned: set[TopicPartition] = set()
         self.joined = False
         self.running = False
@@ -112,11 +123,15 @@ class SignInConsumer:
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            **clients.options(),
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, **clients.options())
+        clients.backoff_reconnects(consumer)
+        clients.backoff_reconnects(producer)
         consumer.subscribe([self._topic, *self._also], listener=_Rebalance(self))
         await producer.start()
         await consumer.start()
+        self._consumer = consumer
         self.running = True
         try:
             while not self.stopping.is_set():
@@ -128,7 +143,9 @@ class SignInConsumer:
                 for task in self._batches:
                     task.cancel()
                 self._batches.clear()
+                self._first_offsets.clear()
             self.running = False
+            self.paused_for_database = False
             self.joined = False
             await consumer.stop()
             await producer.stop()
@@ -136,6 +153,9 @@ class SignInConsumer:
     async def _fetch_one(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer) -> None:
         """Start one batch on partitions that have none in flight (or wait for a lane to free up)."""
         await self._finish(sum(1 for task in self._batches if task.done()))  # their partitions are free again
+        if self.paused_for_database:
+            await self._wait_for_database(consumer)
+            return
         if len(self._batches) >= self._lanes:
             await self._finish(1)
             return
@@ -149,6 +169,7 @@ class SignInConsumer:
         if batches:
             task = asyncio.create_task(self._handle(consumer, producer, batches))
             self._batches[task] = set(batches)
+            self._first_offsets[task] = {tp: records[0].offset for tp, records in batches.items()}
 
     async def _finish(self, count: int) -> None:
         """Wait until `count` batches in flight are done; a batch that failed fails the loop (it restarts)."""
@@ -158,10 +179,41 @@ class SignInConsumer:
         if len(done) < count:
             when = asyncio.FIRST_COMPLETED if count < len(self._batches) else asyncio.ALL_COMPLETED
             done, _ = await asyncio.wait(list(self._batches), return_when=when)
+        failed = []
         for task in done:
             del self._batches[task]
-        for task in done:
+            first_offsets = self._first_offsets.pop(task, {})
+            error = None if task.cancelled() else task.exception()
+            if error is not None and database_unavailable(error):
+                self._rewind(first_offsets, error)
+            else:
+                failed.append(task)
+        for task in failed:
             task.result()
+
+    def _rewind(self, first_offsets: dict[TopicPartition, int], error: BaseException) -> None:
+        """The database is away: fetch this batch again once it is back, and nothing until then."""
+        DATABASE.failed(error)
+        assert self._consumer is not None
+        for tp, offset in first_offsets.items():
+            with contextlib.suppress(IllegalStateError, AssertionError):  # revoked meanwhile: its next owner redoes it
+                self._consumer.seek(tp, offset)
+        self._consumer.pause(*self._consumer.assignment())
+        if not self.paused_for_database:
+            self.paused_for_database = True
+            log.info("consuming paused while the database is away; it resumes where it stopped",
+                        extra={"partitions": _names(set(first_offsets))})  # fmt: skip
+
+    async def _wait_for_database(self, consumer: AIOKafkaConsumer) -> None:
+        """Poll the paused partitions (which keeps this member in its group) until the database answers."""
+        consumer.pause(*consumer.assignment())  # partitions assigned by a rebalance meanwhile too
+        await consumer.getmany(timeout_ms=_DATABASE_PROBE_MS)
+        if self._batches or not await self._batch.database_answers():
+            return
+        consumer.resume(*consumer.assignment())
+        self.paused_for_database = False
+        DATABASE.answered()  # the one warning that the outage ended, if nothing said so before
+        log.info("consuming resumed")
 
     async def _handle(
         self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, batches: dict[TopicPartition, list[Record]]

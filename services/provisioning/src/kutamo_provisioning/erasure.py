@@ -17,12 +17,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kutamo_contracts.envelope import EnvelopeError, decode_record
 from kutamo_contracts.events import UserErased
 from kutamo_contracts.topics import DEAD_LETTERS, USER_ERASED
+from kutamo_kit.kafka import clients
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import deadletters
 from kutamo_provisioning.avatars import AvatarStore
 from kutamo_provisioning.batch import Record
 from kutamo_provisioning.errors import MalformedEvent
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.tenancy import worker_transaction
 
 log = logging.getLogger(__name__)
@@ -62,9 +63,11 @@ class ErasureConsumer:
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             USER_ERASED.name, bootstrap_servers=self._bootstrap, group_id=self._group, enable_auto_commit=False,
-            auto_offset_reset="earliest", isolation_level="read_committed",
+            auto_offset_reset="earliest", isolation_level="read_committed", **clients.options(),
         )  # fmt: skip
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True)
+        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap, enable_idempotence=True, **clients.options())
+        clients.backoff_reconnects(consumer)
+        clients.backoff_reconnects(producer)
         await producer.start()
         await consumer.start()
         try:

@@ -4,10 +4,11 @@ ProvisioningError
  ├── DeadLetterNow       the message can never succeed as it is: dead-letter at once
  │    ├── MalformedEvent     not a UserSignedIn CloudEvent (headers, JSON or fields)
  │    └── Unstorable         PostgreSQL refuses a value of the event (found when its batch is split up)
- ├── RetryLater          retried with backoff, bounded, then dead-lettered with its reason
- │    ├── GraphFailed        Graph still failed after the retry bound (429/5xx, timeouts, bad answers)
- │    └── ProcessingFailed   anything else processing one event raised: its class and message, scrubbed
- └── ApiError            an HTTP answer of the read API (status, stable code, sentence)
+ └── RetryLater          retried with backoff, bounded, then dead-lettered with its reason
+      ├── GraphFailed        Graph still failed after the retry bound (429/5xx, timeouts, bad answers)
+      └── ProcessingFailed   anything else processing one event raised: its class and message, scrubbed
+
+ApiError (a kutamo_kit ProblemError): an HTTP answer of the read API (status, stable code, sentence).
 
 `error_class` is what a dead letter's `dlq_error_class` header carries (the unexpected exception's own
 class for ProcessingFailed); `code` is its reason.
@@ -16,6 +17,8 @@ class for ProcessingFailed); `code` is its reason.
 import re
 from collections.abc import Iterable
 from pathlib import PurePath
+
+from kutamo_kit.problems import ProblemError
 
 _MAX_DETAIL = 500
 # Whatever looks like a credential in an exception's message: a bearer value, or a JWS/JWE (whose
@@ -69,10 +72,9 @@ class ProcessingFailed(RetryLater):
         return self.cause_class
 
 
-class ApiError(ProvisioningError):
+class ApiError(ProblemError):
     def __init__(self, status: int, code: str, detail: str) -> None:
-        super().__init__(code, detail)
-        self.status = status
+        super().__init__(code, detail, status=status)
 
 
 def describe(cause: BaseException, hide: Iterable[str] = ()) -> str:

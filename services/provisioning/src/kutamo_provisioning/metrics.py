@@ -6,6 +6,9 @@ Label sets are bounded: partition, endpoint, HTTP status, reason and outcome; ne
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from kutamo_kit.kafka.connectivity import KafkaMetrics
+from kutamo_kit.outbox.metrics import RelayMetrics
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 P = "kutamo_provisioning_"
@@ -62,12 +65,10 @@ class Metrics:
         self.avatar_bytes = Counter(
             P + "avatar_downloaded_bytes_total", "Bytes of avatars downloaded from Graph", registry=r
         )
-        self.outbox_published = Counter(
-            P + "outbox_published_total", "user-provisioned events the relay published", registry=r
-        )
-        self.outbox_errors = Counter(
-            P + "outbox_publish_errors_total", "Relay attempts that failed and will be retried", registry=r
-        )
+        # The kit's: kutamo_provisioning_outbox_backlog_rows, _relay_published_total, _relay_errors_total, ...
+        # and kutamo_provisioning_kafka_reachable, _kafka_outages_total, _kafka_outage_seconds.
+        self.relay = RelayMetrics(P.rstrip("_"), r)
+        self.kafka = KafkaMetrics(P.rstrip("_"), r)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

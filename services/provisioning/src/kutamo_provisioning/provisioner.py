@@ -10,11 +10,11 @@ import logging
 
 from kutamo_contracts.events import UserSignedIn
 from kutamo_contracts.sealing import Binding, SealedTokenError, SealingKeys, open_token
+from kutamo_kit.seams import Clock
 from kutamo_provisioning import avatars
 from kutamo_provisioning.errors import ProcessingFailed, ProvisioningError
 from kutamo_provisioning.graph import GraphClient, Photo, PhotoTooLarge, Profile, TokenRefused
 from kutamo_provisioning.metrics import Metrics
-from kutamo_provisioning.seams import Clock
 from kutamo_provisioning.users import Details
 
 log = logging.getLogger(__name__)

@@ -5,23 +5,15 @@ here; the worker's batches, erasures and sweeps act on every tenant. A query out
 """
 
 import contextlib
-import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
+
+from kutamo_kit.tenancy import context_transaction, tenant_transaction
+
+__all__ = ["APP_ROLE", "tenant_transaction", "worker_transaction"]
 
 APP_ROLE = "kutamo_provisioning_app"
 
 
-@contextlib.asynccontextmanager
-async def tenant_transaction(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> AsyncIterator[asyncpg.Connection]:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("select set_config('kutamo.tenant_id', $1, true)", str(tenant_id))
-        yield conn
-
-
-@contextlib.asynccontextmanager
-async def worker_transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("select set_config('kutamo.all_tenants', 'on', true)")
-        yield conn
+def worker_transaction(pool: asyncpg.Pool) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+    return context_transaction(pool, "kutamo.all_tenants", "on")

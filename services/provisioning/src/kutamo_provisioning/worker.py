@@ -13,10 +13,17 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.openapi.spec import SecurityScheme
 
-from kutamo_provisioning import db
+from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
+from kutamo_kit.openapi import bearer, openapi
+from kutamo_kit.outages import DATABASE, database_unavailable
+from kutamo_kit.outbox.process import RelayProcess
+from kutamo_kit.problems import exception_handlers
+from kutamo_kit.seams import Clock, system_clock
+from kutamo_provisioning import db, outbox
 from kutamo_provisioning.access import Access
-from kutamo_provisioning.api import EXCEPTION_HANDLERS, UsersController
+from kutamo_provisioning.api import UsersController
 from kutamo_provisioning.avatar_urls import AvatarUrls
 from kutamo_provisioning.avatars import AvatarStore, PostgresAvatarStore
 from kutamo_provisioning.batch import BatchProcessor
@@ -27,8 +34,6 @@ from kutamo_provisioning.graph import GraphClient
 from kutamo_provisioning.health import HealthController, keep_ready_gauge
 from kutamo_provisioning.metrics import Metrics
 from kutamo_provisioning.provisioner import Provisioner
-from kutamo_provisioning.relay_process import RelayProcess
-from kutamo_provisioning.seams import Clock, system_clock
 from kutamo_provisioning.sessions import SessionVerifier
 from kutamo_provisioning.tenancy import worker_transaction
 
@@ -47,8 +52,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await db.create_pool(config.database_url, max_size=12)
-        async with pool.acquire() as conn:
-            await db.migrate(conn)
         # As many connections as Graph reads in flight: a larger pool costs httpcore CPU on every request
         # (it scans its connections), measured at 3-5x the CPU per event with 64 connections for 32 reads.
         n = config.graph_concurrency
@@ -58,7 +61,10 @@ def create_app(
         )
         graph = GraphClient(http, config.graph_base_url, config.avatar_max_bytes, metrics)
         provisioner = Provisioner(graph, config.sealing_keys, clock, metrics)
-        relay = RelayProcess(config.database_url, config.kafka_bootstrap_servers, config.log_level, metrics)
+        kafka = install(KafkaConnectivity(config.kafka_bootstrap_servers, metrics=metrics.kafka,
+                                          waiting=metrics.relay.waiting))  # fmt: skip
+        relay = RelayProcess(outbox.OUTBOX, config.database_url, config.kafka_bootstrap_servers, service="provisioning",
+                             log_level=config.log_level, metrics=metrics.relay, connectivity=kafka)  # fmt: skip
         consumer = SignInConsumer(
             config.kafka_bootstrap_servers,
             config.kafka_consumer_group,
@@ -90,6 +96,7 @@ def create_app(
             asyncio.create_task(_sweep_avatars(pool, store, consumer.stopping), name="avatar-sweep"),
         ]
         gauge = asyncio.create_task(keep_ready_gauge(pool, consumer, metrics), name="ready-gauge")
+        watcher = asyncio.create_task(kafka.watch(), name="kafka-connectivity")
         _tune_gc()
         try:
             yield
@@ -97,6 +104,7 @@ def create_app(
             # SIGTERM/SIGINT land here through uvicorn: stop fetching, finish and commit the batch, close.
             consumer.stop()
             gauge.cancel()
+            watcher.cancel()
             _, pending = await asyncio.wait(tasks, timeout=_SHUTDOWN_SECONDS)
             for task in pending:
                 task.cancel()
@@ -119,13 +127,30 @@ def create_app(
         route_handlers=[UsersController, HealthController],
         lifespan=[lifespan],
         dependencies=dependencies,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=exception_handlers(),
         # The Kutamo app reads its users from the browser with the session token (Authorization header).
         cors_config=CORSConfig(allow_origins=config.cors_allowed_origins, allow_headers=["Authorization"])
         if config.cors_allowed_origins
         else None,
+        openapi_config=_OPENAPI,
         logging_config=None,
     )
+
+
+_OPENAPI = openapi(
+    "Kutamo Provisioning",
+    "Users and avatars provisioned from Microsoft sign-ins.",
+    {
+        "bearer": bearer("A Kutamo session token, or the operator key"),
+        "operatorKeyDeprecated": SecurityScheme(
+            type="apiKey",
+            name="X-Operator-Key",
+            security_scheme_in="header",
+            description="Deprecated: the operator key in its former header, accepted for this release only; "
+            "send it as Authorization: Bearer",
+        ),
+    },
+)
 
 
 async def _sweep_avatars(pool: asyncpg.Pool, store: AvatarStore, stopping: asyncio.Event) -> None:
@@ -163,8 +188,11 @@ async def _keep_running(name: str, run: Callable[[], Awaitable[None]], stopping:
             await run()
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("%s stopped; restarting", name, extra={"retry_in_s": delay})
+        except Exception as exc:
+            if database_unavailable(exc):  # logged once per outage, not per restart
+                DATABASE.failed(exc)
+            else:
+                log.exception("%s stopped; restarting", name, extra={"retry_in_s": delay})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
             delay = min(delay * 2, 10.0)

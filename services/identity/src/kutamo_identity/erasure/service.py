@@ -20,11 +20,11 @@ from kutamo_contracts.events import UserErased
 from kutamo_contracts.topics import USER_ERASED
 from kutamo_identity.errors import NotFound
 from kutamo_identity.outbox import writer as outbox
-from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_identity.tenants import audit
 from kutamo_identity.tenants.auth import require_operator
 from kutamo_identity.tenants.keys import Principal
+from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from kutamo_contracts.envelope import header_map
 from kutamo_contracts.topics import DEAD_LETTERS, USER_SIGNED_IN, Topic
 from kutamo_identity.ops.recent import RecentOutcomes
-from kutamo_identity.seams import Clock
 from kutamo_identity.tenancy import operator_transaction
+from kutamo_kit.kafka import clients
+from kutamo_kit.kafka.connectivity import KafkaConnectivity
+from kutamo_kit.seams import Clock
 
 log = logging.getLogger(__name__)
 TIMEOUT = 3.0
@@ -33,6 +35,8 @@ class Summary(msgspec.Struct, kw_only=True):
     sign_ins: list[dict[str, Any]]
     """Per tenant: ok in the last minute and 15 minutes (all instances), refusals by code (this instance)."""
     outbox: dict[str, Any]
+    kafka: dict[str, Any]
+    """Whether this instance reaches Kafka (its relay and clients), since when it does not, how many outages."""
     consumer: dict[str, Any]
     dead_letters: dict[str, Any]
     microsoft_errors: list[dict[str, Any]]
@@ -49,6 +53,7 @@ class PipelineView:
         recent: RecentOutcomes,
         microsoft_errors: RecentOutcomes,
         clock: Clock,
+        kafka: KafkaConnectivity | None = None,
     ) -> None:
         self._pool = pool
         self._bootstrap = bootstrap_servers
@@ -58,6 +63,7 @@ class PipelineView:
         self._microsoft = microsoft_errors
         self._clock = clock
         self._kafka = KafkaProbe(bootstrap_servers)
+        self._connectivity = kafka
 
     async def close(self) -> None:
         await self._kafka.reset()
@@ -78,6 +84,7 @@ class PipelineView:
             generated_at=self._clock(),
             sign_ins=sign_ins.get("tenants", []) if "error" not in sign_ins else [sign_ins],
             outbox=outbox,
+            kafka=self._kafka_state(),
             consumer=consumer,
             dead_letters=dead,
             microsoft_errors=errors,
@@ -119,10 +126,18 @@ class PipelineView:
         ]  # fmt: skip
         return {"tenants": tenants}
 
+    def _kafka_state(self) -> dict[str, Any]:
+        k = self._connectivity
+        if k is None:
+            return {"available": False, "error": "not tracked by this process"}
+        return {"available": True, "reachable": k.reachable, "outage_seconds": round(k.outage_seconds(), 1),
+                "outages": k.outages}  # fmt: skip
+
     async def _outbox(self) -> dict[str, Any]:
         row = await self._pool.fetchrow(
             "select count(*) as backlog, extract(epoch from now() - min(created_at)) as oldest from outbox"
         )
+        assert row is not None, "an aggregate gives one row"
         return {"backlog": row["backlog"], "oldest_age_seconds": round(float(row["oldest"] or 0), 1)}
 
     async def _lag(self) -> dict[str, Any]:
@@ -201,9 +216,12 @@ class KafkaProbe:
     async def clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._consumer is None or self._admin is None:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, enable_auto_commit=False, request_timeout_ms=2500
-            )
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=2500)
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, request_timeout_ms=2500,
+                **clients.options(),
+            )  # fmt: skip
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap, request_timeout_ms=2500, **clients.options())
+            clients.backoff_reconnects(consumer)
+            clients.backoff_reconnects(admin)
             await consumer.start()
             await admin.start()
             self._consumer, self._admin = consumer, admin

@@ -30,6 +30,14 @@ def render(summary: Summary) -> str:
     out += ["", "Outbox"] + (
         [f"  {o['backlog']} rows waiting, oldest {o['oldest_age_seconds']} s"] if o.get("available") else _down(o)
     )
+    k = summary.kafka
+    out += ["", "Kafka"]
+    if not k.get("available"):
+        out += ["  not tracked by this command: see /ops or kutamo_identity_kafka_reachable"]
+    elif k["reachable"]:
+        out += [f"  reachable ({k['outages']} outages since this instance started)"]
+    else:
+        out += [f"  UNREACHABLE for {k['outage_seconds']} s; events wait in the outbox"]
     c = summary.consumer
     out += ["", "Provisioning consumer lag"]
     if c.get("available"):

@@ -11,12 +11,12 @@ from litestar.di import Provide
 from kutamo_identity.errors import NotFound, problem_responses
 from kutamo_identity.scim import tokens
 from kutamo_identity.scim.schemas import ScimToken, ScimTokenCreate, ScimTokenCreated
-from kutamo_identity.seams import Clock
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit, repository, rules
 from kutamo_identity.tenants.auth import require_tenant
 from kutamo_identity.tenants.controller import provide_principal
 from kutamo_identity.tenants.keys import Principal
+from kutamo_kit.seams import Clock
 
 
 class ScimTokenService:

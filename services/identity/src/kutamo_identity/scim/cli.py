@@ -15,10 +15,10 @@ from kutamo_identity.config import Config
 from kutamo_identity.errors import IdentityError
 from kutamo_identity.scim.admin import ScimTokenService
 from kutamo_identity.scim.schemas import ScimTokenCreate
-from kutamo_identity.seams import system_clock
 from kutamo_identity.tenancy import resolve_login_code
 from kutamo_identity.tenants import rules
 from kutamo_identity.tenants.keys import Principal
+from kutamo_kit.seams import system_clock
 
 CLI = Principal(actor="cli", scope="operator", tenant_id=None)
 
@@ -36,7 +36,6 @@ def add_commands(groups: Any) -> None:
 
 
 async def run(config: Config, args: argparse.Namespace) -> Any:
-    await db.migrate_database(config.database_url)
     pool = await db.create_pool(config.database_url, max_size=2)
     try:
         found = await resolve_login_code(pool, args.login_code) if rules.LOGIN_CODE.fullmatch(args.login_code) else None

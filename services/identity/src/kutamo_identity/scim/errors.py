@@ -6,6 +6,7 @@ HTTP status as a string, a `scimType` where the RFC names one, and a sentence an
      ├── 401                no, unknown or revoked SCIM token
      ├── 404                no such user in this tenant
      ├── 409 uniqueness     userName or externalId already provisioned
+     ├── 503                the database is away (Retry-After; logged once per outage by kutamo_kit.outages)
      └── 413 / 405 / 500    framework errors, mapped below
 """
 
@@ -14,6 +15,9 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotFoundException
+
+from kutamo_kit.outages import DATABASE, database_unavailable
+from kutamo_kit.problems import DATABASE_DETAIL, DATABASE_RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if database_unavailable(exc):
+        DATABASE.failed(exc)
+        answer = response(503, DATABASE_DETAIL)
+        answer.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return answer
     log.error("unhandled SCIM error", exc_info=exc, extra={"path": request.url.path})
     return response(500, "Something went wrong on Kutamo's side; nothing was changed. The request can be retried.")
 

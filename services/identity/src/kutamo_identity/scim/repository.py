@@ -78,6 +78,7 @@ async def link_identity(
 
 async def azure_ids(conn: asyncpg.Connection, user_id: uuid.UUID) -> tuple[str, str]:
     row = await conn.fetchrow("select azure_tid, azure_oid from identities where user_id = $1", user_id)
+    assert row is not None, "a SCIM user references its identity row"
     return str(row["azure_tid"]), str(row["azure_oid"])
 
 
@@ -85,7 +86,7 @@ async def save(
     conn: asyncpg.Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, state: UserState, version: int, now: datetime
 ) -> asyncpg.Record:
     """Insert or overwrite (also revive a tombstone) the user's directory state."""
-    row: asyncpg.Record = await conn.fetchrow(
+    row = await conn.fetchrow(
         "insert into scim_users (user_id, tenant_id, external_id, user_name, display_name, given_name, family_name,"  # noqa: S608
         " email, title, active, version, created_at, updated_at)"
         " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
@@ -98,6 +99,7 @@ async def save(
         user_id, tenant_id, state.external_id, state.user_name, state.display_name, state.given_name,
         state.family_name, state.email, state.title, state.active, version, now,
     )  # fmt: skip
+    assert row is not None, "an upsert ... returning gives its row"
     return row
 
 

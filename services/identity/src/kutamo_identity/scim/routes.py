@@ -11,7 +11,7 @@ from kutamo_identity.scim.admin import ScimTokensController, ScimTokenService
 from kutamo_identity.scim.controller import ScimController
 from kutamo_identity.scim.service import ScimService
 from kutamo_identity.scim.setup_page import ScimSetupController
-from kutamo_identity.seams import Clock, IdFactory
+from kutamo_kit.seams import Clock, IdFactory
 
 
 def router(config: Config, clock: Clock, new_id: IdFactory) -> Router:

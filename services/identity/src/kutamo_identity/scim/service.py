@@ -18,8 +18,8 @@ from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.scim import filters, patch, repository, resources, tokens
 from kutamo_identity.scim.errors import ScimError, not_found
 from kutamo_identity.scim.resources import UserState
-from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.tenancy import tenant_transaction
+from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,7 @@ async def create(
         f" values ($1, $2, $3, $4, $5, $6, $7) returning {_PUBLIC}",
         token_id, tenant_id, name, digest(token), token[:12], now, created_by,
     )  # fmt: skip
+    assert row is not None, "insert ... returning gives its row"
     return dict(row), token
 
 

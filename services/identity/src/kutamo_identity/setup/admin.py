@@ -9,13 +9,13 @@ import asyncpg
 import msgspec
 
 from kutamo_identity.errors import NotFound
-from kutamo_identity.seams import Clock
 from kutamo_identity.setup import links
 from kutamo_identity.setup.schemas import SetupLink, SetupLinkCreate, SetupLinkCreated
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit, repository
 from kutamo_identity.tenants.auth import require_tenant
 from kutamo_identity.tenants.keys import Principal
+from kutamo_kit.seams import Clock
 
 
 class SetupLinkService:

@@ -42,6 +42,7 @@ async def create(
         " returning id, tenant_id, created_at, created_by, expires_at, revoked_at, last_used_at",
         link_id, tenant_id, digest(secret), now, created_by, now + valid,
     )  # fmt: skip
+    assert row is not None, "insert ... returning gives its row"
     return dict(row), secret
 
 

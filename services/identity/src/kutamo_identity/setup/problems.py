@@ -8,24 +8,20 @@ from kutamo_identity.errors import IdentityError
 
 class SetupProblem(msgspec.Struct, frozen=True):
     status: int
-    title: str
     detail: str
 
 
 _ASK = "Ask the person at Kutamo who sent it to you for a new one."
 
 CATALOGUE: dict[str, SetupProblem] = {
-    "setup_link_unknown": SetupProblem(404, "Setup link not valid", "This setup link is not valid. " + _ASK),
-    "setup_link_expired": SetupProblem(410, "Setup link expired", "This setup link has expired. " + _ASK),
-    "setup_link_revoked": SetupProblem(
-        410, "Setup link withdrawn", "This setup link has been withdrawn and no longer works. " + _ASK
-    ),
+    "setup_link_unknown": SetupProblem(404, "This setup link is not valid. " + _ASK),
+    "setup_link_expired": SetupProblem(410, "This setup link has expired. " + _ASK),
+    "setup_link_revoked": SetupProblem(410, "This setup link has been withdrawn and no longer works. " + _ASK),
     "setup_session_required": SetupProblem(
-        401, "Setup session required", "Your setup session has ended or was never opened. Open your setup link again."
+        401, "Your setup session has ended or was never opened. Open your setup link again."
     ),
     "csrf_failed": SetupProblem(
         403,
-        "Request refused",
         "This request did not come from the setup page. Reload the setup page and try again.",
     ),
 }
@@ -33,6 +29,4 @@ CATALOGUE: dict[str, SetupProblem] = {
 
 def setup_problem(code: str) -> IdentityError:
     found = CATALOGUE[code]
-    error = IdentityError(code, found.detail, status=found.status)
-    error.title = found.title
-    return error
+    return IdentityError(code, found.detail, status=found.status)

@@ -9,7 +9,6 @@ import asyncpg
 from kutamo_identity.config import Config
 from kutamo_identity.errors import BadRequest, NotFound
 from kutamo_identity.login.urls import callback_url, login_url
-from kutamo_identity.seams import Clock
 from kutamo_identity.setup import links, sessions
 from kutamo_identity.setup.problems import setup_problem
 from kutamo_identity.setup.schemas import (
@@ -28,6 +27,7 @@ from kutamo_identity.tenants import audit, repository, rules
 from kutamo_identity.tenants.keys import Principal
 from kutamo_identity.tenants.schemas import AzureAdConnection
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit.seams import Clock
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from kutamo_identity.errors import SignInRefused
-from kutamo_identity.seams import Clock
 from kutamo_identity.signin.refusals import refuse
+from kutamo_kit.seams import Clock
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from kutamo_contracts.topics import USER_SIGNED_IN
 from kutamo_identity.config import Config
 from kutamo_identity.outbox import writer as outbox
 from kutamo_identity.scim import repository as directory
-from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.signin import azure, nonces, secrets
 from kutamo_identity.signin.linking import KnownUsers, link
 from kutamo_identity.signin.refusals import refuse
@@ -23,6 +22,7 @@ from kutamo_identity.signin.schemas import SignInRequest
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit
 from kutamo_identity.tenants.repository import Connection, bound_elsewhere, pin_directory
+from kutamo_kit.seams import Clock, IdFactory
 
 
 class ConnectionChanged(Exception):
@@ -48,7 +48,7 @@ class SignInRecorder:
         for _ in range(3):
             envelope = self._envelope(connection, request, person, now, event_id, str(user_id), traceparent)
             try:
-                outcome, linked = await self._pool.fetchrow(
+                row = await self._pool.fetchrow(
                     "select outcome, user_id from record_sign_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
                     " $13, $14, $15)",
                     tenant_id, nonces.digest(request.nonce), nonce_expires, uuid.UUID(person.tid),
@@ -57,6 +57,8 @@ class SignInRecorder:
                 )  # fmt: skip
             except asyncpg.SerializationError:  # linked by a racing sign-in: the next call sees the link
                 continue
+            assert row is not None, "a function call gives one row"
+            outcome, linked = row["outcome"], row["user_id"]
             if outcome == "ok":
                 self._known_users.remember(tenant_id, person.tid, person.oid, user_id)
                 return str(user_id)

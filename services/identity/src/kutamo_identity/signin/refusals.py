@@ -117,7 +117,4 @@ CATALOGUE: dict[str, Refusal] = {
 
 def refuse(code: str) -> SignInRefused:
     refusal = CATALOGUE[code]
-    error = SignInRefused(code, refusal.detail, status=refusal.status, admin_hint=refusal.admin_hint)
-    if refusal.status == 503:
-        error.title = "Temporarily unavailable"
-    return error
+    return SignInRefused(code, refusal.detail, status=refusal.status, admin_hint=refusal.admin_hint)

@@ -12,7 +12,6 @@ from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
 from kutamo_identity.login.urls import callback_url
 from kutamo_identity.metrics import IdentityMetrics
-from kutamo_identity.seams import Clock, IdFactory
 from kutamo_identity.sessions.issuer import SessionIssuer
 from kutamo_identity.signin import azure, compact, history, microsoft_errors, nonces, secrets
 from kutamo_identity.signin.keys import SigningKeys
@@ -30,6 +29,7 @@ from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.repository import Connection
 from kutamo_identity.tenants.rules import LOGIN_CODE
+from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,6 @@ An operator key acts on every tenant; a tenant-admin key only on its own. The bo
 (KUTAMO_OPERATOR_KEY) is compared in constant time and never stored.
 """
 
-import hmac
 import uuid
 
 import asyncpg
@@ -12,6 +11,7 @@ import asyncpg
 from kutamo_identity.errors import Forbidden, Unauthorized
 from kutamo_identity.tenants import keys
 from kutamo_identity.tenants.keys import Principal
+from kutamo_kit.operators import OperatorKey, bearer
 
 BOOTSTRAP = Principal(actor="operator-key:env", scope="operator", tenant_id=None)
 
@@ -19,15 +19,15 @@ BOOTSTRAP = Principal(actor="operator-key:env", scope="operator", tenant_id=None
 class Authenticator:
     def __init__(self, pool: asyncpg.Pool, bootstrap_operator_key: str | None) -> None:
         self._pool = pool
-        self._bootstrap = keys.digest(bootstrap_operator_key) if bootstrap_operator_key else None
+        self._bootstrap = OperatorKey(bootstrap_operator_key)
 
     async def principal(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.lower().startswith("bearer "):
+        key = bearer(authorization)
+        if key is None:
             raise Unauthorized(
                 "api_key_required", "Send an API key as 'Authorization: Bearer <key>'. Operators create keys."
             )
-        key = authorization[7:].strip()
-        if self._bootstrap is not None and hmac.compare_digest(keys.digest(key), self._bootstrap):
+        if self._bootstrap.matches(key):
             return BOOTSTRAP
         principal = await keys.authenticate(self._pool, key) if key.startswith(keys.PREFIX) else None
         if principal is None:

@@ -9,13 +9,13 @@ import asyncpg
 import msgspec
 
 from kutamo_identity.errors import NotFound
-from kutamo_identity.seams import Clock
 from kutamo_identity.tenancy import operator_transaction
 from kutamo_identity.tenants import audit, keys
 from kutamo_identity.tenants.auth import require_operator
 from kutamo_identity.tenants.keys import Principal
 from kutamo_identity.tenants.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, AuditPage
 from kutamo_identity.tenants.service import public_row
+from kutamo_kit.seams import Clock
 
 
 class OperatorService:

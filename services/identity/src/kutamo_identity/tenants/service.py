@@ -10,7 +10,6 @@ import msgspec
 from kutamo_identity.config import Config
 from kutamo_identity.errors import BadRequest, Conflict, NotFound
 from kutamo_identity.login.urls import callback_url, login_url
-from kutamo_identity.seams import Clock
 from kutamo_identity.signin import secrets
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants import audit, binding, keys, repository, rules
@@ -30,6 +29,7 @@ from kutamo_identity.tenants.schemas import (
     TenantCreate,
     VerificationCode,
 )
+from kutamo_kit.seams import Clock
 
 
 def _tenant_missing() -> NotFound:

@@ -1,16 +1,15 @@
 """Which waiting outbox rows may leave now: settled ones, never ahead of the same user's earlier row."""
 
-from typing import Any
-
-from kutamo_identity.outbox.order import leaving
-
-
-def _row(row_id: int, key: str, *, settled: bool = True) -> dict[str, Any]:
-    return {"id": row_id, "key": key.encode(), "settled": settled}
+from kutamo_kit.outbox.order import leaving
+from kutamo_kit.outbox.table import Pending
 
 
-def _ids(rows: list[dict[str, Any]]) -> list[int]:
-    return [r["id"] for r in rows]
+def _row(row_id: int, key: str, *, settled: bool = True) -> Pending:
+    return Pending(row_id, settled, "topic", key.encode(), b"", [])
+
+
+def _ids(rows: list[Pending]) -> list[int]:
+    return [r.id for r in rows]
 
 
 def test_settled_rows_leave_in_id_order() -> None:

@@ -5,23 +5,21 @@ records land where any other producer's would."""
 from collections.abc import Sequence
 from typing import NamedTuple
 
-import asyncpg
-import msgspec
 from aiokafka import AIOKafkaProducer
-from aiokafka.producer.message_accumulator import BatchBuilder
 
 from kutamo_contracts.partitioning import partition_for
+from kutamo_kit.kafka_records import RecordBatch
+from kutamo_kit.outbox.table import Pending
 
 __all__ = ["Batch", "Batcher"]
 
-_headers = msgspec.json.Decoder(list[tuple[str, str]])
 _CACHED_KEYS = 200_000
 
 
 class Batch(NamedTuple):
     topic: str
     partition: int
-    builder: BatchBuilder
+    builder: RecordBatch
 
 
 class Batcher:
@@ -36,21 +34,20 @@ class Batcher:
         self._partitions.clear()
         self._key_partitions.clear()
 
-    async def build(self, producer: AIOKafkaProducer, rows: Sequence[asyncpg.Record]) -> list[Batch]:
-        for topic in {row["topic"] for row in rows} - self._partitions.keys():
+    async def build(self, producer: AIOKafkaProducer, rows: Sequence[Pending]) -> list[Batch]:
+        for topic in {row.topic for row in rows} - self._partitions.keys():
             self._partitions[topic] = sorted(await producer.partitions_for(topic))
-        per_partition: dict[tuple[str, int], list[asyncpg.Record]] = {}
+        per_partition: dict[tuple[str, int], list[Pending]] = {}
         for row in rows:
-            per_partition.setdefault((row["topic"], self._partition(row["topic"], row["key"])), []).append(row)
+            per_partition.setdefault((row.topic, self._partition(row.topic, row.key)), []).append(row)
         batches = []
         for (topic, partition), members in per_partition.items():
             batch = producer.create_batch()
             for row in members:
-                headers = [(name, value.encode()) for name, value in _headers.decode(row["headers"])]
-                if batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers) is None:
+                if batch.append(key=row.key, value=row.value, timestamp=None, headers=row.headers) is None:
                     batches.append(Batch(topic, partition, batch))
                     batch = producer.create_batch()
-                    batch.append(key=row["key"], value=row["value"], timestamp=None, headers=headers)
+                    batch.append(key=row.key, value=row.value, timestamp=None, headers=row.headers)
             batches.append(Batch(topic, partition, batch))
         return batches
 
