@@ -2,14 +2,13 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
-from kutamo_identity.tenants.schemas import Label
-
 
 class ScimTokenCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: Label = "Entra provisioning"
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "Entra provisioning"
     """What the token is for, e.g. the Entra enterprise application's name."""
 
 

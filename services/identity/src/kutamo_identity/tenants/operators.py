@@ -10,7 +10,7 @@ import msgspec
 
 from kutamo_identity.errors import NotFound
 from kutamo_identity.tenancy import operator_transaction
-from kutamo_identity.tenants import audit, keys
+from kutamo_identity.tenants import audit, keys, rules
 from kutamo_identity.tenants.auth import require_operator
 from kutamo_identity.tenants.keys import Principal
 from kutamo_identity.tenants.schemas import ApiKey, ApiKeyCreate, ApiKeyCreated, AuditEntry, AuditPage
@@ -25,6 +25,7 @@ class OperatorService:
 
     async def create_key(self, who: Principal, body: ApiKeyCreate) -> ApiKeyCreated:
         require_operator(who)
+        rules.check_text(body.name, "name")  # as for a tenant's keys: PostgreSQL cannot store NUL
         now = self._clock()
         async with operator_transaction(self._pool) as conn:
             described, key = await keys.create(
