@@ -50,8 +50,38 @@ class ServiceProcess:
         if self._log is not None:
             self._log.close()
 
+    def kill(self) -> None:
+        """SIGKILL, as the kernel's OOM killer or `kill -9` ends a process: no clean-up of its own."""
+        assert self._proc is not None, "not started"
+        self._proc.kill()
+        self._proc.wait(10)
+        if self._log is not None:
+            self._log.close()
+
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None, "not started"
+        return self._proc.pid
+
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def identity_workers(supervisor: int) -> list[int]:
+    """An identity supervisor's worker processes (uvicorn spawns them; multiprocessing's resource tracker
+    and the relays, children of the workers, are not among them)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == supervisor and b"spawn_main" in cmdline:
+            found.append(int(entry))
+    return sorted(found)
 
 
 def service_env(base: dict[str, str], **overrides: str) -> dict[str, str]:

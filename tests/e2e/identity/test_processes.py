@@ -16,27 +16,11 @@ from kutamo_dev.ports import free_port
 from kutamo_identity.server import EXIT_RESTARTS_EXHAUSTED, RESTART_LIMIT
 from tests.e2e.operations.scrape import metrics, total
 from tests.support.microsoft import Emulator
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, identity_workers
 from tests.support.signin import sign_in
 from tests.support.tenants import Tenant
 
 RATE = 20  # sign-ins a second, as issue 17 tried it
-
-
-def workers(parent: int) -> list[int]:
-    """The supervisor's worker processes (uvicorn spawns them; multiprocessing's resource tracker is not one)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent and b"spawn_main" in cmdline:
-            found.append(int(entry))
-    return sorted(found)
 
 
 @pytest.fixture
@@ -54,7 +38,7 @@ async def test_a_killed_identity_process_is_replaced_while_the_other_keeps_servi
 ) -> None:
     assert two_processes._proc is not None
     parent = two_processes._proc.pid
-    before = workers(parent)
+    before = identity_workers(parent)
     assert len(before) == 2
     person = (await microsoft.add_user(tenant.directory_id, name="Steady", mail=None, title=None))["oid"]
     failures: list[tuple[float, str]] = []
@@ -82,7 +66,7 @@ async def test_a_killed_identity_process_is_replaced_while_the_other_keeps_servi
 
     assert len(failures) <= len(tasks) * 0.01, failures
     assert all(at <= killed_at + 2 for at, _ in failures), failures
-    after = workers(parent)
+    after = identity_workers(parent)
     assert before[0] not in after
     assert len(after) == 2, "the killed process was not replaced"
     assert "identity worker process replaced" in two_processes.log_path.read_text()
@@ -101,7 +85,7 @@ async def test_a_supervisor_whose_processes_keep_dying_gives_up_with_a_failed_st
     killed: set[int] = set()
     deadline = time.monotonic() + 120
     while supervisor.poll() is None and time.monotonic() < deadline:
-        for pid in set(workers(supervisor.pid)) - killed:
+        for pid in set(identity_workers(supervisor.pid)) - killed:
             os.kill(pid, signal.SIGKILL)
             killed.add(pid)
         await asyncio.sleep(0.05)
@@ -109,4 +93,4 @@ async def test_a_supervisor_whose_processes_keep_dying_gives_up_with_a_failed_st
     assert supervisor.poll() == EXIT_RESTARTS_EXHAUSTED
     assert len(killed) > RESTART_LIMIT
     assert "identity workers keep dying: giving up" in two_processes.log_path.read_text()
-    assert workers(supervisor.pid) == []
+    assert identity_workers(supervisor.pid) == []
