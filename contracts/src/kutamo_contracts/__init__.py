@@ -1,6 +1,7 @@
-"""Kutamo Identity event contracts: the only code the services share.
+"""Kutamo Identity event contracts: what crosses the wire, for both services and downstream consumers.
 
-Downstream teams outside Python use the generated JSON Schema / AsyncAPI documents instead.
+Downstream teams outside Python use the generated JSON Schema / AsyncAPI documents instead. The
+services' runtime plumbing (logging, configuration, migrations, the outbox relay) is in kutamo_kit.
 """
 
 from kutamo_contracts.envelope import Envelope, decode_record, encode_record

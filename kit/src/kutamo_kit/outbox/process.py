@@ -22,7 +22,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from kutamo_contracts import logformat
+from kutamo_kit import logformat
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 from kutamo_kit.outbox.metrics import RelayMetrics
 from kutamo_kit.outbox.relay import OutboxRelay

@@ -11,11 +11,11 @@ import sys
 
 from litestar import Litestar
 
-from kutamo_contracts.logformat import configure as configure_logging
 from kutamo_identity import cli, server
 from kutamo_identity.app import create_app
 from kutamo_identity.config import ConfigError, from_env
 from kutamo_identity.db import DATABASE
+from kutamo_kit.logformat import configure as configure_logging
 from kutamo_kit.migrations import MigrationError, command
 
 PROGRAM = "kutamo-identity"

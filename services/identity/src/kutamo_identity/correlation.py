@@ -16,7 +16,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kutamo_contracts import tracing
-from kutamo_contracts.logformat import bound
+from kutamo_kit.logformat import bound
 
 log = logging.getLogger("kutamo_identity.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")

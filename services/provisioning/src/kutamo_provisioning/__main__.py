@@ -11,7 +11,7 @@ import sys
 
 import uvicorn
 
-from kutamo_contracts import logformat
+from kutamo_kit import logformat
 from kutamo_kit.migrations import MigrationError, command
 from kutamo_provisioning import cli
 from kutamo_provisioning.config import ConfigError, from_env

@@ -10,7 +10,6 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from kutamo_contracts import logformat
 from kutamo_contracts.envelope import SOURCE_IDENTITY, encode_record
 from kutamo_contracts.events import UserLifecycleChanged
 from kutamo_contracts.topics import USER_LIFECYCLE
@@ -19,6 +18,7 @@ from kutamo_identity.scim import filters, patch, repository, resources, tokens
 from kutamo_identity.scim.errors import ScimError, not_found
 from kutamo_identity.scim.resources import UserState
 from kutamo_identity.tenancy import tenant_transaction
+from kutamo_kit import logformat
 from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import asyncpg
 
-from kutamo_contracts import logformat
 from kutamo_identity.config import Config
 from kutamo_identity.errors import NotFound, SignInRefused
 from kutamo_identity.login.urls import callback_url
@@ -29,6 +28,7 @@ from kutamo_identity.tenancy import tenant_transaction
 from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.repository import Connection
 from kutamo_identity.tenants.rules import LOGIN_CODE
+from kutamo_kit import logformat
 from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)

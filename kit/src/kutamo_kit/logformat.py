@@ -1,4 +1,4 @@
-"""The log line contract of both services: one JSON object per line, the same correlation fields.
+"""The log lines of both services and their relay processes: one JSON object per line, the same fields.
 
 Operators search on these names across services: ts, level, logger, msg, service, and the
 correlation fields — request_id, trace_id, tenant_id, user_id, event_id, topic, partition, offset —
