@@ -106,7 +106,7 @@ async def test_an_identity_process_killed_while_postgresql_is_down_is_replaced_a
             assert (await http.get(f"{two_processes.url}/health/ready")).status_code == 200
 
     assert workers(supervisor.pid) == after
-    log = two_processes.log_path.read_text(errors="replace")[offset:]
+    log = two_processes.log_path.read_bytes()[offset:].decode(errors="replace")
     assert "identity worker process replaced" in log
     assert '"unhandled error"' not in log
     assert "Traceback" not in log
@@ -117,6 +117,7 @@ async def test_identity_started_while_postgresql_is_down_waits_and_becomes_ready
     two_processes: ServiceProcess, stack: dev_stack.Stack, microsoft: Emulator, tenant: Tenant
 ) -> None:
     person = (await microsoft.add_user(tenant.directory_id, name="Late Start", mail=None, title=None))["oid"]
+    offset = two_processes.log_path.stat().st_size if two_processes.log_path.exists() else 0
     dev_stack.stop_postgres(stack)
     try:
         starting = asyncio.create_task(asyncio.to_thread(two_processes.start, 120))
@@ -129,6 +130,6 @@ async def test_identity_started_while_postgresql_is_down_waits_and_becomes_ready
     await starting
     async with httpx.AsyncClient(timeout=10) as http:
         assert await signs_in(http, two_processes, microsoft, tenant, person)
-    log = two_processes.log_path.read_text(errors="replace")
+    log = two_processes.log_path.read_bytes()[offset:].decode(errors="replace")
     assert log.count("database unavailable at start: waiting for it") == 1
     assert log.count("database available: starting") == 1
