@@ -34,8 +34,13 @@ class ServiceDatabase:
             command=f"python -m kutamo_{name} migrate",
         )
 
-    async def create_pool(self, database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    async def create_pool(self, database_url: str, *, min_size: int = 0, max_size: int = 10) -> asyncpg.Pool:
         """Every connection searches the schema and acts as the app role (bound by row-level security).
+
+        With min_size 0 (asyncpg opens min_size connections at creation and fails when it cannot) the
+        pool connects on first use, so a process starts while PostgreSQL is away: its requests answer
+        503 database_unavailable until the server is back (docs/operations.md). An idle connection
+        closes after asyncpg's 300 s of inactivity; under traffic the pool stays warm.
 
         A connection PostgreSQL dropped (a restart) is replaced when next acquired: asyncpg reconnects a
         closed pool connection, so the pool recovers by itself once the server is back.

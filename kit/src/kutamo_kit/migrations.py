@@ -8,6 +8,7 @@ run records the checksum of each file already applied as it is at that moment, a
 
 Starting a service never applies migrations unless told to (MIGRATE_ON_START=true): `prepare` refuses
 to start a service whose schema is behind, naming the command that applies them (decision 0005).
+A service started while PostgreSQL is away waits for it (`prepare_when_reachable`) instead of exiting.
 """
 
 import asyncio
@@ -15,13 +16,15 @@ import hashlib
 import json
 import logging
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from importlib.abc import Traversable
 
 import asyncpg
 
 from kutamo_kit.config import ConfigError
+from kutamo_kit.outages import database_unavailable, describe
 from kutamo_kit.settings import DATABASE_URL
 
 __all__ = ["ChangedMigration", "MigrationError", "Migrations", "SchemaBehind", "command"]
@@ -111,6 +114,41 @@ class Migrations:
                 "decision 0005 on upgrades), or set MIGRATE_ON_START=true to apply them at start."
             )
         return []
+
+    async def prepare_when_reachable(
+        self,
+        database_url: str,
+        *,
+        apply: bool,
+        max_delay: float = 10.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> list[str]:
+        """`prepare`, waiting while PostgreSQL is away (unreachable, starting up, shutting down): a service
+        started during a database restart starts once it is back, rather than exiting into a crash loop.
+        Tried again after 0.5 s, doubling up to `max_delay`, for as long as it takes; logged once when the
+        wait starts and once when it ends. Anything else (a wrong password, a schema behind) fails at once."""
+        delay, since = 0.5, None
+        while True:
+            try:
+                applied = await self.prepare(database_url, apply=apply)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if not (isinstance(exc, (OSError, TimeoutError)) or database_unavailable(exc)):
+                    raise
+                if since is None:
+                    since = time.monotonic()
+                    log.warning(
+                        "database unavailable at start: waiting for it",
+                        extra={"reason": describe(exc), "schema": self.schema, "retry_max_seconds": max_delay},
+                    )
+                await sleep(delay)
+                delay = min(delay * 2, max_delay)
+                continue
+            if since is not None:
+                log.warning(
+                    "database available: starting",
+                    extra={"schema": self.schema, "waited_seconds": round(time.monotonic() - since, 1)},
+                )
+            return applied
 
     async def _adopt(self, conn: asyncpg.Connection) -> None:
         """Record the checksums of files an older runner applied without one (see the module's note)."""

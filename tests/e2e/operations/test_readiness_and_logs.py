@@ -25,7 +25,10 @@ async def test_readiness_flips_when_postgresql_goes_away_and_back(
     http: httpx.AsyncClient, identity: ServiceProcess, provisioning: ServiceProcess, stack: dev_stack.Stack
 ) -> None:
     identity_ready, worker_ready = await readiness(http, identity), await readiness(http, provisioning)
-    assert (identity_ready[0], sorted(identity_ready[1]["checks"])) == (200, ["database", "outbox_relay"])
+    assert (identity_ready[0], sorted(identity_ready[1]["checks"])) == (
+        200,
+        ["database", "outbox_relay", "session_keys"],
+    )
     assert (worker_ready[0], sorted(worker_ready[1]["checks"])) == (200, ["consumer", "database", "kafka"])
     dev_stack.stop_postgres(stack)
     try:

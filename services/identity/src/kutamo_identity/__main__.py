@@ -2,7 +2,8 @@
 `python -m kutamo_identity tenants ...` administers.
 
 Serving and administering need the schema current: with pending migrations they refuse to start and
-say to run `migrate` first, unless MIGRATE_ON_START=true (decision 0005, upgrades).
+say to run `migrate` first, unless MIGRATE_ON_START=true (decision 0005, upgrades). Started while PostgreSQL is
+away, it waits for the database before that check instead of exiting (docs/operations.md).
 """
 
 import asyncio
@@ -32,7 +33,9 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging("identity", config.log_level)
     try:
-        asyncio.run(DATABASE.migrations.prepare(config.database_url, apply=config.migrate_on_start))
+        # Serving waits for a database that is away (a restart); an administrator's command fails at once.
+        prepare = DATABASE.migrations.prepare if argv else DATABASE.migrations.prepare_when_reachable
+        asyncio.run(prepare(config.database_url, apply=config.migrate_on_start))
     except MigrationError as exc:
         sys.stderr.write(f"{PROGRAM}: {exc}\n")
         return 3

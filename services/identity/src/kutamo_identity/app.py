@@ -45,6 +45,7 @@ from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 from kutamo_kit.openapi import bearer, openapi
+from kutamo_kit.outages import DATABASE, database_unavailable
 from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
 from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
@@ -89,8 +90,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         install(kafka)  # aiokafka's outage chatter becomes this tracker's few lines
+        # Nothing here waits for PostgreSQL: a process started (or replaced) while it is away serves 503
+        # database_unavailable and is not ready until its start-up work below is done (docs/operations.md).
         pool = await db.create_pool(config.database_url, max_size=config.database_pool_size)
-        await sessions.publish_due(pool, clock())
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0), transport=transport)
         keys = SigningKeys(
             http,
@@ -121,7 +123,7 @@ def create_app(
             asyncio.create_task(keys.keep_fresh(config.signing_keys_ttl_seconds / 4), name="signing-keys"),
             asyncio.create_task(_keep_session_keys_published(pool, sessions, clock), name="session-keys"),
             asyncio.create_task(_housekeeping(pool, clock), name="housekeeping"),
-            asyncio.create_task(watch_readiness(pool, relay, metrics), name="readiness"),
+            asyncio.create_task(watch_readiness(pool, relay, sessions, clock, metrics), name="readiness"),
             asyncio.create_task(connections.listen(), name="connection-cache"),
         ]
         try:
@@ -168,6 +170,9 @@ def create_app(
     def provide_relay() -> RelayProcess:
         return relay
 
+    def provide_session_issuer() -> SessionIssuer:
+        return sessions
+
     def provide_config() -> Config:
         return config
 
@@ -204,6 +209,7 @@ def create_app(
             "authenticator": Provide(provide_authenticator, sync_to_thread=False),
             "pipeline": Provide(provide_pipeline, sync_to_thread=False),
             "relay": Provide(provide_relay, sync_to_thread=False),
+            "session_issuer": Provide(provide_session_issuer, sync_to_thread=False),
             "clock": Provide(provide_clock, sync_to_thread=False),
             "config": Provide(provide_config, sync_to_thread=False),
             "metrics": Provide(provide_metrics, sync_to_thread=False),
@@ -246,13 +252,25 @@ async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float =
 
 
 async def _keep_session_keys_published(
-    pool: asyncpg.Pool, sessions: SessionIssuer, clock: Clock, every_seconds: float = 60
+    pool: asyncpg.Pool, sessions: SessionIssuer, clock: Clock, every_seconds: float = 60, retry_seconds: float = 5
 ) -> None:
-    """Publish each next session key a period ahead; sign-ins also publish before they sign, so a failed
-    round here only shortens the lead time."""
+    """Publish this process's session keys at start, then each next one a period ahead. A failed round is
+    tried again within `retry_seconds` (a process started while PostgreSQL is away publishes once it is
+    back; readiness says so meanwhile); sign-ins also publish before they sign, so a failed round here
+    only shortens the lead time. The database's absence is logged once per outage, not per round."""
+    delay = 0.5
     while True:
-        await asyncio.sleep(every_seconds)
         try:
             await sessions.publish_due(pool, clock())
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            logging.getLogger(__name__).warning("session key publication failed", extra={"error": type(exc).__name__})
+            if database_unavailable(exc):
+                DATABASE.failed(exc)
+            else:
+                logging.getLogger(__name__).warning(
+                    "session key publication failed", extra={"error": type(exc).__name__}
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_seconds)
+            continue
+        delay = 0.5
+        await asyncio.sleep(every_seconds)

@@ -2,7 +2,8 @@
 `... migrate` applies the schema's migrations; `... dead-letters ...` are operators' commands.
 
 The worker needs its schema current: with pending migrations it refuses to start and says to run
-`migrate` first, unless MIGRATE_ON_START=true (decision 0005, upgrades).
+`migrate` first, unless MIGRATE_ON_START=true (decision 0005, upgrades). Started while PostgreSQL is
+away, it waits for the database before that check instead of exiting (docs/operations.md).
 """
 
 import asyncio
@@ -34,7 +35,7 @@ def main() -> int:
         return 2
     logformat.configure("provisioning", config.log_level)
     try:
-        asyncio.run(DATABASE.migrations.prepare(config.database_url, apply=config.migrate_on_start))
+        asyncio.run(DATABASE.migrations.prepare_when_reachable(config.database_url, apply=config.migrate_on_start))
     except MigrationError as exc:
         sys.stderr.write(f"{PROGRAM}: {exc}\n")
         return 3

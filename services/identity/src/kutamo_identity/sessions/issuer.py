@@ -100,6 +100,13 @@ class SessionIssuer:
         for period in [p for p in self._keys if p < current]:
             del self._keys[period]
 
+    def can_sign(self, now: datetime) -> bool:
+        """The key signing at `now` is published (start-up done): no sign-in waits on a publication."""
+        if self._origin is None:
+            return False
+        key = self._keys.get(self._period(now))
+        return key is not None and key.published
+
     def issue(self, *, user_id: str, tenant_id: str, now: datetime) -> tuple[str, datetime]:
         if self._origin is None:
             raise KeyNotPublished("no session key has been published yet")
