@@ -95,6 +95,17 @@ def write_figures(figures: dict[str, object]) -> None:
     (ARTIFACTS / "faults.json").write_text(json.dumps(figures, indent=2))
 
 
+def cpu_by_process(root: int) -> dict[str, float]:
+    """CPU seconds of each live process under `root`, named by pid and command line."""
+    found = {}
+    for pid in process_tree(root):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            found[f"{pid} {cmdline[-60:]}"] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
 def log_lines(path: Path) -> int:
     with path.open("rb") as f:
         return sum(1 for _ in f)
@@ -109,6 +120,7 @@ class Window:
     seconds: float = 0.0
     lines: dict[str, int] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
+    by_process: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def per_second(self) -> dict[str, dict[str, float]]:
         return {
@@ -128,9 +140,13 @@ class Observer:
 
     async def measure(self, name: str, seconds: float) -> Window:
         lines0, cpu0 = self._sample()
+        by_process0 = {n: cpu_by_process(s.pid) for n, s in self.services.items()}
         window = Window(name)
         await asyncio.sleep(seconds)
         lines1, cpu1 = self._sample()
+        for n, s in self.services.items():
+            after = cpu_by_process(s.pid)
+            window.by_process[n] = {k: round(v - by_process0[n].get(k, 0.0), 2) for k, v in after.items()}
         window.seconds = time.monotonic() - window.started
         window.lines = {k: lines1[k] - lines0[k] for k in lines0}
         window.cpu = {k: cpu1[k] - cpu0[k] for k in cpu0}
@@ -447,6 +463,7 @@ async def test_four_faults_in_a_row_lose_nothing_double_nothing_and_stay_calm(
         "sign_ins": len(load.attempts),
         "accepted": len(accepted),
         "windows": {w.name: w.per_second() for w in (steady, kafka_down, postgres_down)},
+        "cpu_seconds_by_process": {w.name: w.by_process for w in (steady, kafka_down, postgres_down)},
         "postgres_restart": {"sign_ins": len(during), "refused_503": len(refused)},
         "identity_process_killed": {"sign_ins": len(window), "failed": len(failed)},
         "recovery_seconds": recovery,

@@ -4,11 +4,12 @@ aiokafka 0.14 has `retry_backoff_ms` (a fixed pause between retries of a request
 Java client's `reconnect.backoff.ms` / `reconnect.backoff.max.ms`: while a broker is down, every
 metadata refresh, fetch and produce retry dials it again at once. `backoff_reconnects` adds that
 backoff to one client: after a failed connection to a node, further attempts to that node wait
-0.1 s, then twice as long each time (with jitter), at most `RECONNECT_BACKOFF_MAX_S`; a connection
-that succeeds resets it. It wraps the client's `_get_conn`, aiokafka's one place that dials a node
+0.1 s, then twice as long each time (with jitter), at most `RECONNECT_BACKOFF_MAX_S` (the caller
+waits it out, then the node is dialled); a connection that succeeds resets it. It wraps the client's `_get_conn`, aiokafka's one place that dials a node
 (a private method: tests/unit/kit/test_kafka_clients.py fails loudly when aiokafka changes it).
 """
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -35,8 +36,11 @@ def backoff_reconnects(client: Any, first: float = RECONNECT_BACKOFF_S, cap: flo
     async def get_conn(node_id: Any, *, group: Any = 0, no_hint: bool = False) -> Any:
         key = (node_id, group)
         failed = failures.get(key)
-        if failed is not None and time.monotonic() < failed[1]:
-            return None  # as a failed dial answers: callers retry after their own backoff
+        if failed is not None and (wait := failed[1] - time.monotonic()) > 0:
+            # The caller waits out the backoff instead of hearing "no connection" at once: some of
+            # aiokafka's loops (the producer's sender) retry a failed dial without pausing and would
+            # spin a core for the whole outage (tests/e2e/operations/test_faults.py caught it).
+            await asyncio.sleep(wait)
         conn = await dial(node_id, group=group, no_hint=no_hint)
         if conn is None:
             count = failed[0] + 1 if failed is not None else 1
