@@ -5,8 +5,9 @@ Java client's `reconnect.backoff.ms` / `reconnect.backoff.max.ms`: while a broke
 metadata refresh, fetch and produce retry dials it again at once. `backoff_reconnects` adds that
 backoff to one client: after a failed connection to a node, further attempts to that node wait
 0.1 s, then twice as long each time (with jitter), at most `RECONNECT_BACKOFF_MAX_S` (the caller
-waits it out, then the node is dialled); a connection that succeeds resets it. It wraps the client's `_get_conn`, aiokafka's one place that dials a node
-(a private method: tests/unit/kit/test_kafka_clients.py fails loudly when aiokafka changes it).
+waits it out, then the node is dialled); a connection that succeeds resets it. It wraps the client's
+`_get_conn`, aiokafka's one place that dials a node (a private method: tests/unit/kit/
+test_kafka_connectivity.py fails loudly when aiokafka changes it).
 """
 
 import asyncio
