@@ -15,9 +15,8 @@ import pytest
 from kutamo_dev import stack as dev_stack
 from kutamo_dev.ports import free_port
 from tests.e2e.conftest import eventually
-from tests.e2e.identity.test_processes import workers
 from tests.support.microsoft import Emulator
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, identity_workers
 from tests.support.signin import sign_in
 from tests.support.tenants import Tenant
 
@@ -66,7 +65,7 @@ async def test_an_identity_process_killed_while_postgresql_is_down_is_replaced_a
     assert two_processes._proc is not None
     assert stack.postgres.port is not None
     supervisor = two_processes._proc
-    before = workers(supervisor.pid)
+    before = identity_workers(supervisor.pid)
     assert len(before) == 2
     person = (await microsoft.add_user(tenant.directory_id, name="Through An Outage", mail=None, title=None))["oid"]
     offset = two_processes.log_path.stat().st_size
@@ -76,13 +75,13 @@ async def test_an_identity_process_killed_while_postgresql_is_down_is_replaced_a
             os.kill(before[0], signal.SIGKILL)
 
             async def replaced() -> list[int] | None:
-                now = workers(supervisor.pid)
+                now = identity_workers(supervisor.pid)
                 return now if len(now) == 2 and before[0] not in now else None
 
             after = await eventually(replaced, within=30, what="the killed process replaced")
             await asyncio.sleep(3)  # the replacement's start-up has run against the absent database
             assert supervisor.poll() is None, "the supervisor stopped: " + two_processes.log_tail()
-            assert workers(supervisor.pid) == after, "the replacement did not stay up"
+            assert identity_workers(supervisor.pid) == after, "the replacement did not stay up"
             away = await http.get(f"{two_processes.url}/v1/login/{tenant.login_code}")
             assert away.status_code == 503
             assert away.json()["code"] == "database_unavailable"
@@ -105,7 +104,7 @@ async def test_an_identity_process_killed_while_postgresql_is_down_is_replaced_a
         for _ in range(20):  # whichever process answers: every one is ready
             assert (await http.get(f"{two_processes.url}/health/ready")).status_code == 200
 
-    assert workers(supervisor.pid) == after
+    assert identity_workers(supervisor.pid) == after
     log = two_processes.log_path.read_bytes()[offset:].decode(errors="replace")
     assert "identity worker process replaced" in log
     assert '"unhandled error"' not in log
