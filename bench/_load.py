@@ -166,6 +166,19 @@ def cpu_seconds(root: int) -> float:
     return sum(s[1] for p in tree(root) if (s := _stat(p)) is not None) / _TICKS
 
 
+def cpu_seconds_by_role(root: int) -> dict[str, float]:
+    """CPU of a process tree so far, in seconds: outbox relay processes (named relay-*) and the rest."""
+    found = {"relay": 0.0, "server": 0.0}
+    for pid in tree(root):
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text()
+        except OSError:
+            continue
+        if (stat := _stat(pid)) is not None:
+            found["relay" if name.startswith("relay-") else "server"] += stat[1] / _TICKS
+    return found
+
+
 def rss_mb(root: int) -> list[float]:
     """Resident memory of each process of a tree, in MB."""
     return [round(s[2] * _PAGE / 1e6, 1) for p in tree(root) if (s := _stat(p)) is not None]

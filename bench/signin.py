@@ -89,14 +89,18 @@ class Bench:
         self.tid, self.app, self.code = str(uuid.uuid4()), str(uuid.uuid4()), "bench" + uuid.uuid4().hex[:8]
         self.oids = [str(uuid.uuid4()) for _ in range(USERS)]
         self.concurrency = _setting("BENCH_CONCURRENCY", 32)
-        self.database = f"kutamo_bench_{uuid.uuid4().hex[:8]}"
+        self.run = uuid.uuid4().hex[:8]
         self.profiled: list[str] = []
-        self.database_url = stack.postgres.url.rsplit("/", 1)[0] + f"/{self.database}"
 
-    def identity_env(self, port: int, processes: int) -> dict[str, str]:
+    def database_url(self, server: str) -> str:
+        """Each identity server has a database of its own: one relay leads per database, and it must be the
+        relay of the server being measured (a shared database let the first server's relay publish for both)."""
+        return self.stack.postgres.url.rsplit("/", 1)[0] + f"/kutamo_bench_{self.run}_{server}"
+
+    def identity_env(self, server: str, port: int, processes: int) -> dict[str, str]:
         env = service_env(self.stack, "identity", port)
         env.update(
-            DATABASE_URL=postgres.as_role(self.database_url, postgres.IDENTITY_ROLE),
+            DATABASE_URL=postgres.as_role(self.database_url(server), postgres.IDENTITY_ROLE),
             LOG_LEVEL="INFO",
             RATE_LIMIT_PER_MINUTE="1000000",  # one client address: the limit would measure itself
             WEB_CONCURRENCY=str(processes),
@@ -165,7 +169,7 @@ class Bench:
 
     async def writes(self) -> int:
         """The next transaction id of the cluster: it advances only when some transaction writes."""
-        conn = await asyncpg.connect(self.database_url)
+        conn = await asyncpg.connect(self.stack.postgres.url)
         try:
             return int(await conn.fetchval("select pg_snapshot_xmax(pg_current_snapshot())::text"))
         finally:
@@ -174,8 +178,10 @@ class Bench:
     def cpu(self, server: Server) -> dict[str, float]:
         assert self.stack.postgres.pid
         assert self.stack.kafka.pid
+        identity = load.cpu_seconds_by_role(server.proc.pid)
         return {
-            "identity": load.cpu_seconds(server.proc.pid),
+            "identity": identity["server"] + identity["relay"],
+            "identity_relay": identity["relay"],
             "postgres": load.cpu_seconds(self.stack.postgres.pid),
             "kafka": load.cpu_seconds(self.stack.kafka.pid),
             "bench": load.cpu_seconds(os.getpid()),
@@ -205,7 +211,7 @@ class Bench:
             await asyncio.sleep(0.05)
 
     async def sign_ins(self, server: Server, requests: list[bytes], rate: float | None) -> dict[str, Any]:
-        conn = await asyncpg.connect(self.database_url)
+        conn = await asyncpg.connect(self.database_url(server.name)) if server.name != "floor" else None
         try:
             before = self.cpu(server)
             profiler = self.profiler(server) if rate is None else None
@@ -216,11 +222,12 @@ class Bench:
             if profiler is not None:
                 profiler.send_signal(signal.SIGINT)
                 profiler.wait(30)
-            if server.name != "floor":
+            if conn is not None:
                 await self.drained(conn)
             used = self.cpu_delta(server, before)
         finally:
-            await conn.close()
+            if conn is not None:
+                await conn.close()
         if outcome.ok < len(requests) * 0.99:
             raise RuntimeError(f"{server.name}: sign-ins failed: {outcome.summary()}")
         ok = outcome.ok
@@ -236,10 +243,13 @@ async def _run(stack: Stack) -> dict[str, Any]:
     half, rounds = _setting("BENCH_HALF", 500), _setting("BENCH_ROUNDS", 3)
     processes = _setting("BENCH_PROCESSES", os.cpu_count() or 1)
     admin = await asyncpg.connect(stack.postgres.url)
-    await admin.execute(f'create database "{bench.database}"')
-    on_it = await asyncpg.connect(bench.database_url)
-    await on_it.execute(postgres.ROLES_SQL.read_text())  # the service's login role may create its schema
-    await on_it.close()
+    names = [f"identity_x{count}" for count in sorted({1, processes})]
+    for name in names:
+        database = bench.database_url(name).rsplit("/", 1)[1]
+        await admin.execute(f'create database "{database}"')
+        on_it = await asyncpg.connect(bench.database_url(name))
+        await on_it.execute(postgres.ROLES_SQL.read_text())  # the service's login role may create its schema
+        await on_it.close()
     servers: list[Server] = []
     try:
         async with httpx.AsyncClient() as http:
@@ -251,15 +261,14 @@ async def _run(stack: Stack) -> dict[str, Any]:
             name = f"identity_x{count}"
             port = free_port()
             argv = _command("kutamo_identity.__main__", "worker_app", port, count)
-            server = Server(name, argv, bench.identity_env(port, count), port)
+            server = Server(name, argv, bench.identity_env(name, port, count), port)
             servers.append(server)
             await server.ready("/health/ready")
-        env = bench.identity_env(servers[0].port, 1)
-        subprocess.run(  # noqa: ASYNC221 - set-up, before anything is measured
-            [sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", "Bench", "--application-id",
-             bench.app, "--login-code", bench.code, "--directory-id", bench.tid],
-            env=env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            subprocess.run(  # noqa: ASYNC221 - set-up, before anything is measured
+                [sys.executable, "-m", "kutamo_identity", "tenants", "create", "--name", "Bench", "--application-id",
+                 bench.app, "--login-code", bench.code, "--directory-id", bench.tid],
+                env=bench.identity_env(name, port, 1), check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
         port = free_port()
         floor = Server("floor", _command("bench._floor", "from_env", port, 1), {
             **os.environ, "PORT": str(port), "EMULATOR_URL": bench.emulator, "TID": bench.tid,
@@ -288,7 +297,8 @@ async def _run(stack: Stack) -> dict[str, Any]:
     finally:
         for server in servers:
             server.stop()
-        await admin.execute(f'drop database if exists "{bench.database}" with (force)')
+        for name in names:
+            await admin.execute(f'drop database if exists "{bench.database_url(name).rsplit("/", 1)[1]}" with (force)')
         await admin.close()
     summary = {name: _median(rs) for name, rs in results.items()}
     floor_cpu = summary["floor"]["saturation"]["identity_cpu_ms"]
