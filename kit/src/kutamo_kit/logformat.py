@@ -8,7 +8,7 @@ bound for a whole request or message with `bound(...)`, or passed by a call site
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ import msgspec
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _encoder = msgspec.json.Encoder()
 _context: ContextVar[dict[str, object]] = ContextVar("kutamo_log_context", default={})  # noqa: B039 - never mutated
+_summary: ContextVar[str | None] = ContextVar("kutamo_log_summary", default=None)
 
 
 @contextlib.contextmanager
@@ -32,6 +33,24 @@ def bound(**fields: object) -> Iterator[None]:
 def bind(**fields: object) -> None:
     """Add correlation fields for the rest of the current task (a request handler, say)."""
     _context.set({**_context.get(), **{k: v for k, v in fields.items() if v is not None}})
+
+
+@contextlib.contextmanager
+def request_line() -> Iterator[Callable[[str], str]]:
+    """For the access line of one request: inside the block a handler may `summarise` what the request did;
+    the block's value gives the line's message (the summary, or the default it is called with)."""
+    token = _summary.set(None)
+    try:
+        yield lambda default: _summary.get() or default
+    finally:
+        _summary.reset(token)
+
+
+def summarise(message: str, **fields: object) -> None:
+    """Say what this request did in its one access line instead of a line of its own (a sign-in: one line,
+    not two): `message` replaces the line's "request" and `fields` join it."""
+    bind(**fields)
+    _summary.set(message)
 
 
 class JsonFormatter(logging.Formatter):

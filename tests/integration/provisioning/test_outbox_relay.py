@@ -135,3 +135,49 @@ async def test_announcements_waiting_in_the_earlier_format_are_still_published(
 
     assert [(value, key) for _, value, key in received] == [(b'{"n": 1}', user.encode()), (b'{"n": 2}', user.encode())]
     assert await pool.fetchval("select count(*) from outbox") == 0
+
+
+async def test_a_commit_after_a_busy_spell_wakes_the_relay_at_once(
+    stack: dev_stack.Stack, database: str, pool: asyncpg.Pool
+) -> None:
+    """While rows pour in, the relay reads every linger and stops listening; once the outbox is empty it
+    listens again, so the next commit's NOTIFY wakes it (the fallback poll here is a minute: too late)."""
+    bootstrap = stack.kafka.bootstrap_servers
+    topic = f"test.user-provisioned.{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name=topic, num_partitions=1, replication_factor=1)])
+    await admin.close()
+
+    def envelope(n: int) -> Envelope:
+        return Envelope(topic=topic, key=b"user", value=str(n).encode(), headers=[])
+
+    relay = OutboxRelay(
+        outbox.OUTBOX, database, bootstrap, report=RelayMetrics("test", CollectorRegistry()), poll_interval=60
+    )
+    task = asyncio.create_task(relay.run())
+    loop = asyncio.get_running_loop()
+
+    async def published_within(seconds: float) -> float:
+        started = loop.time()
+        while await pool.fetchval("select count(*) from outbox"):
+            assert loop.time() - started < seconds, "the relay did not publish: it missed the commit's NOTIFY"
+            await asyncio.sleep(0.01)
+        return loop.time() - started
+
+    try:
+        while not relay.is_leader:
+            await asyncio.sleep(0.01)
+        for spell in range(2):
+            for n in range(40):  # a busy spell: 10 rows every 5 ms, read 20-odd at a time
+                async with pool.acquire() as conn, conn.transaction():
+                    await outbox.write(conn, [envelope(spell * 1000 + n * 10 + i) for i in range(10)], NOW)
+                await asyncio.sleep(0.005)
+            await published_within(10)
+            await asyncio.sleep(0.3)  # quiet: the relay sleeps, listening
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.write(conn, [envelope(spell * 1000 + 999)], NOW)
+            assert await published_within(2) < 2
+    finally:
+        relay.stop()
+        await asyncio.wait_for(task, 20)

@@ -106,3 +106,24 @@ def test_chatty_libraries_are_held_to_warnings_at_info(lines: io.StringIO) -> No
     logging.getLogger("aiokafka").warning("broker unreachable")
 
     assert [line["msg"] for line in written(lines)] == ["broker unreachable"]
+
+
+def test_a_handler_summary_becomes_the_request_line_and_ends_with_the_request(lines: io.StringIO) -> None:
+    log = logging.getLogger("kutamo_identity.access")
+
+    async def request(summarise: bool) -> None:
+        with logformat.bound(request_id="req-12345678"), logformat.request_line() as message:
+            if summarise:  # the handler, deep inside the request
+                logformat.summarise("sign-in accepted", user_id="u-1", event_id="e-1")
+            log.info(message("request"), extra={"status": 201})
+
+    async def both() -> None:
+        await request(True)
+        await request(False)
+
+    asyncio.run(both())
+    summarised, plain = written(lines)
+    assert (summarised["msg"], summarised["user_id"], summarised["event_id"]) == ("sign-in accepted", "u-1", "e-1")
+    assert summarised["status"] == 201
+    assert plain["msg"] == "request"
+    assert "user_id" not in plain

@@ -13,7 +13,6 @@ and keeps the others waiting as followers, a connection each.
 import asyncio
 import contextlib
 import ctypes
-import gc
 import logging
 import multiprocessing
 import os
@@ -22,7 +21,9 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from kutamo_kit import logformat
+import uvloop
+
+from kutamo_kit import logformat, runtime
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 from kutamo_kit.outbox.metrics import RelayMetrics
 from kutamo_kit.outbox.relay import OutboxRelay
@@ -36,6 +37,7 @@ _RESTART_SECONDS = 1.0
 _STOP_SECONDS = 15.0
 _PARENT_POLL_SECONDS = 0.5
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
 
 
 class RelayProcess:
@@ -173,13 +175,15 @@ def _main(
 ) -> None:
     """The child: die with the service, log like it, relay until SIGTERM."""
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_NAME, ctypes.c_char_p(f"relay-{service}"[:15].encode()))  # ps, top: relay-identity
     if os.getppid() != parent:  # the service died while this process was starting: PDEATHSIG came too late
         return
     logformat.configure(service, log_level)
-    gc.freeze()  # start-up objects out of the collector's scans; a batch's garbage is freed by refcounts
-    gc.set_threshold(20_000, 20, 20)
-    asyncio.run(_relay(table, database_url, bootstrap_servers, options, parent, pipe))
+    runtime.tune_gc()
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # its sockets' reads and writes in C
+        runner.run(_relay(table, database_url, bootstrap_servers, options, parent, pipe))
 
 
 async def _relay(

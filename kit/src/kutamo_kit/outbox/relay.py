@@ -64,6 +64,10 @@ select id, event_id, topic, key, value, headers, created_at, $2 from gone
 _DELETE = "delete from outbox where id = any($1::bigint[])"
 
 
+# A read this full means sign-ins arrive faster than one per linger: stop listening until the outbox is empty.
+_BUSY_ROWS = 4
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -101,6 +105,7 @@ class OutboxRelay:
         self._cleanup_every = cleanup_every
         self._next_cleanup = 0.0
         self._wake = asyncio.Event()
+        self._listening = False
         self._stopping = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self._batcher = Batcher()
@@ -170,7 +175,6 @@ class OutboxRelay:
                 if await self._sleep(self._poll * 4):
                     return
             self._lead(True)
-            await conn.add_listener(self._table.channel, lambda *_: self._wake.set())
             await self._publish(conn)
         finally:
             self._lead(False)
@@ -198,11 +202,23 @@ class OutboxRelay:
             producer = await self._ensure_producer()
             if self._connectivity is not None:
                 self._connectivity.reachable_again("relay")  # it bootstrapped: an idle outbox must not hide that
+            await self._listen(conn, True)
             rows = await self._ready(conn, [])
+            read_at = time.monotonic()
             sending = await self._queue(producer, await self._batcher.build(producer, rows))
             started = time.perf_counter()
-            while not self._stopping.is_set():
-                following = await self._ready(conn, [r.id for r in rows] + marking_ids)
+            while True:
+                # Not a backlog: the rows committing meanwhile share the next read and produce request.
+                stopping = self._stopping.is_set() or (
+                    len(rows) < self._batch and await self._wait_until(read_at + self._linger)
+                )
+                following = [] if stopping else await self._ready(conn, [r.id for r in rows] + marking_ids)
+                read_at = time.monotonic()
+                if len(following) >= _BUSY_ROWS and self._listening:
+                    await self._listen(conn, False)  # reading every linger anyway: a wake-up per sign-in is waste
+                elif not following and not self._listening and not stopping:
+                    await self._listen(conn, True)  # about to sleep: hear the next commit (and read once more,
+                    following = await self._ready(conn, [r.id for r in rows] + marking_ids)  # for those meanwhile)
                 prepared = await self._batcher.build(producer, following)
                 await asyncio.gather(*sending)
                 if marking is not None:
@@ -213,6 +229,8 @@ class OutboxRelay:
                     marking = asyncio.create_task(self._mark(marker, rows, started))
                     marking_ids = [r.id for r in rows]
                 started = time.perf_counter()
+                if stopping:  # what was sent is acknowledged and being marked (awaited below): nothing doubles
+                    return
                 await self._cleanup_now_and_then(conn)
                 if not following:
                     if marking is not None:
@@ -226,6 +244,25 @@ class OutboxRelay:
                 await asyncio.gather(marking, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await marker.close(timeout=2)
+
+    async def _listen(self, conn: asyncpg.Connection, listening: bool) -> None:
+        """LISTEN while the outbox may go quiet; not while it is busy. Every sign-in's commit NOTIFYs: at
+        hundreds a second, the wake-ups cost the relay more than its reads (measured: docs/benchmarks.md)."""
+        if listening:
+            await conn.add_listener(self._table.channel, self._woken)
+        else:
+            await conn.remove_listener(self._table.channel, self._woken)
+        self._listening = listening
+
+    def _woken(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _wait_until(self, moment: float) -> bool:
+        """Wait until time.monotonic() reaches `moment`; True when stopping."""
+        if (delay := moment - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+        return self._stopping.is_set()
 
     async def _linger_a_little(self) -> bool:
         """After a wake-up, let the sign-ins committing now join the next read; True when stopping."""

@@ -43,6 +43,7 @@ from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.controller import OperatorsController, TenantsController
 from kutamo_identity.tenants.operators import OperatorService
 from kutamo_identity.tenants.service import TenantAdminService
+from kutamo_kit import runtime
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 from kutamo_kit.openapi import bearer, openapi
 from kutamo_kit.outages import DATABASE, database_unavailable
@@ -126,6 +127,7 @@ def create_app(
             asyncio.create_task(watch_readiness(pool, relay, sessions, clock, metrics), name="readiness"),
             asyncio.create_task(connections.listen(), name="connection-cache"),
         ]
+        runtime.tune_gc()  # everything above lives as long as the process
         try:
             yield
         finally:

@@ -2,7 +2,8 @@
 
 `X-Request-Id` is taken from the caller when it looks like one (so a frontend's or gateway's id
 carries through) and returned on the response; `traceparent` continues the caller's trace or starts
-one, and travels with the sign-in event into Kafka. One access log line per request.
+one, and travels with the sign-in event into Kafka. One access log line per request: "request", or what the
+handler summarised (`logformat.summarise`: "sign-in accepted" with the user and event ids), never two.
 """
 
 import logging
@@ -16,7 +17,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from kutamo_contracts import tracing
-from kutamo_kit.logformat import bound
+from kutamo_kit.logformat import bound, request_line
 
 log = logging.getLogger("kutamo_identity.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -47,12 +48,12 @@ class CorrelationMiddleware(ASGIMiddleware):
                 MutableScopeHeaders.from_message(message)["X-Request-Id"] = request_id
             await send(message)
 
-        with bound(request_id=request_id, trace_id=tracing.trace_id(traceparent)):
+        with bound(request_id=request_id, trace_id=tracing.trace_id(traceparent)), request_line() as message:
             try:
                 await next_app(scope, receive, send_with_id)
             finally:
                 log.info(
-                    "request",
+                    message("request"),
                     extra={
                         "method": scope.get("method"),
                         "path": scope.get("path"),

@@ -98,11 +98,11 @@ class SignInService:
             response = await self._decide(connection, request, traceparent)
         except SignInRefused as refusal:
             self._metrics.sign_in(str(connection.tenant_id), refusal.code)
-            log.info("sign-in refused", extra={"code": refusal.code})
+            logformat.summarise("sign-in refused", code=refusal.code)  # on the request's access line
             await self._remember_refusal(connection.tenant_id, refusal.code)
             raise
         self._metrics.sign_in(str(connection.tenant_id), "ok")
-        log.info("sign-in accepted", extra={"user_id": response.user_id, "event_id": response.event_id})
+        logformat.summarise("sign-in accepted", user_id=response.user_id, event_id=response.event_id)
         return response
 
     async def _decide(self, connection: Connection, request: SignInRequest, traceparent: str | None) -> SignInResponse:
