@@ -409,7 +409,7 @@ async def _worker_batches(base: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
-        if name.startswith(("kutamo_provisioning_batch_size_messages_", "kutamo_provisioning_batch_processing_seconds_")):
+        if name.startswith(("kutamo_provisioning_batch_size_messages_", "kutamo_provisioning_batch_processing_")):
             values[name] = float(value)
     count = values.get("kutamo_provisioning_batch_processing_seconds_count", 0.0) or 1.0
     return {
