@@ -46,6 +46,7 @@ from kutamo_dev.services import service_env
 from kutamo_dev.stack import Stack
 from kutamo_identity import db as identity_db
 from kutamo_identity.outbox import writer
+from kutamo_identity.outbox.relay import RELAY_LINGER_S
 from kutamo_kit.outbox.relay import OutboxRelay
 
 EVENTS, USERS, PARTITIONS = 100_000, 20_000, 6
@@ -203,7 +204,8 @@ async def _throughput(stack: Stack) -> dict[str, Any]:
 
 
 def _relay_process(url: str, bootstrap: str) -> None:
-    relay = OutboxRelay(writer.OUTBOX, url, bootstrap, linger=float(os.environ.get("BENCH_RELAY_LINGER", "0.01")))
+    linger = float(os.environ.get("BENCH_RELAY_LINGER", str(RELAY_LINGER_S)))  # identity's, unless set
+    relay = OutboxRelay(writer.OUTBOX, url, bootstrap, linger=linger)
     asyncio.run(relay.run())
 
 
