@@ -15,7 +15,7 @@ from kutamo_identity.errors import NotFound
 from kutamo_identity.login import pages
 from kutamo_identity.login.headers import page_headers
 from kutamo_identity.login.urls import ASSETS_PATH, CALLBACK_PATH, callback_url
-from kutamo_identity.ratelimit import rate_limited
+from kutamo_identity.ratelimit import rate_limit
 from kutamo_identity.signin.service import SignInService
 
 __all__ = ["AssetsController", "LoginPagesController"]
@@ -46,7 +46,7 @@ class LoginPagesController(Controller):
     """Pages for people, public: each client address is rate limited (assets are not)."""
 
     include_in_schema = False
-    guards = [rate_limited]  # noqa: RUF012 - Litestar's declaration style
+    before_request = staticmethod(rate_limit)  # a hook, not a method (Litestar unbinds it too)
 
     @get("/login")
     async def choose(

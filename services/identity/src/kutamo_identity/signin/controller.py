@@ -7,7 +7,7 @@ from litestar.params import Parameter
 
 from kutamo_identity.correlation import traceparent_of
 from kutamo_identity.errors import problem_responses
-from kutamo_identity.ratelimit import rate_limited
+from kutamo_identity.ratelimit import rate_limit
 from kutamo_identity.signin.schemas import (
     LoginConfiguration,
     MicrosoftErrorGuidance,
@@ -24,7 +24,7 @@ class SignInController(Controller):
     """Public: anyone may call these, so each client address is rate limited."""
 
     path = "/v1"
-    guards = [rate_limited]  # noqa: RUF012 - Litestar's declaration style
+    before_request = staticmethod(rate_limit)  # a hook, not a method (Litestar unbinds it too)
 
     @get(
         "/login/{login_code:str}",

@@ -51,8 +51,8 @@ class SignInRecorder:
                 row = await self._pool.fetchrow(
                     "select outcome, user_id from record_sign_in($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
                     " $13, $14, $15)",
-                    tenant_id, nonces.digest(request.nonce), nonce_expires, uuid.UUID(person.tid),
-                    uuid.UUID(person.oid), user_id, new, now, uuid.UUID(event_id), _text(person.name),
+                    tenant_id, nonces.digest(request.nonce), nonce_expires, person.tid,  # asyncpg takes uuid text
+                    person.oid, user_id, new, now, event_id, _text(person.name),
                     envelope.topic, envelope.key, envelope.value, outbox.encode_headers(envelope), connection.version,
                 )  # fmt: skip
             except asyncpg.SerializationError:  # linked by a racing sign-in: the next call sees the link
