@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import random
 import time
 import uuid
 from typing import Any
@@ -285,3 +286,20 @@ def test_an_access_token_of_jws_or_jwe_compact_shape_is_well_formed(access_token
 )  # fmt: skip
 def test_an_access_token_of_any_other_shape_is_malformed(access_token: str) -> None:
     assert not compact.is_jose_compact(access_token)
+
+
+def test_reading_a_segment_agrees_with_decoding_it() -> None:
+    """is_jose_compact reads the payload and signature without decoding them; it must accept exactly the
+    segments the strict decoder accepts (non-canonical trailing bits, padding, foreign characters refused)."""
+    generator = random.Random(14)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    segments = ["", "a", "ab=", "a!b", "AQ", "AR", "AAE", "AAF", "Zm9v", "Zm9vYg", "Zm9vYh"] + [
+        "".join(generator.choice(alphabet) for _ in range(length)) for length in range(1, 30) for _ in range(100)
+    ]
+    for segment in segments:
+        try:
+            compact.b64url(segment)
+            decodes = True
+        except ValueError:
+            decodes = False
+        assert compact.is_b64url(segment) == decodes, segment
