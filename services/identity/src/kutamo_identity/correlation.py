@@ -7,9 +7,9 @@ handler summarised (`logformat.summarise`: "sign-in accepted" with the user and 
 """
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from litestar.datastructures import Headers, MutableScopeHeaders
@@ -35,7 +35,7 @@ class CorrelationMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         headers = Headers.from_scope(scope)
         incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()  # as random as uuid4().hex
         traceparent = tracing.continue_or_start(headers.get("traceparent"))
         scope.setdefault("state", {})["traceparent"] = traceparent
         status = 500
