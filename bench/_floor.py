@@ -1,6 +1,7 @@
 """The floor of the sign-in path: a Litestar app on identity's HTTP stack that only verifies the same
 Microsoft id_token (RS256, key fetched once) and signs an ES256 session. `python -m bench._floor`
-with PORT, EMULATOR_URL, TID and APPLICATION_ID set; the bench compares identity with it."""
+with PORT, EMULATOR_URL, TID and APPLICATION_ID set (FLOOR_PROCESSES: as many processes as identity runs);
+the bench compares identity with it."""
 
 import os
 import time
@@ -60,5 +61,8 @@ if __name__ == "__main__":
         config = server.settings(from_env(), host="127.0.0.1", port=int(os.environ["PORT"]), workers=1)
         config.loop, config.http = "asyncio", "h11"
         uvicorn.Server(config).run()
+    elif (processes := int(os.environ.get("FLOOR_PROCESSES", "1"))) > 1:  # as identity runs N processes
+        server.serve("bench._floor:from_env", host="127.0.0.1", port=int(os.environ["PORT"]), workers=processes,
+                     factory=True)  # fmt: skip
     else:
         server.serve(from_env(), host="127.0.0.1", port=int(os.environ["PORT"]), workers=1)

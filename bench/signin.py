@@ -1,9 +1,9 @@
 """Server CPU per sign-in, as issue 14 measures it, against the floor of the path in the same run.
 
-Three servers run side by side on one database of their own: the floor (`bench/_floor.py`: verify the
-same Microsoft token, sign an ES256 session, on identity's HTTP stack), identity with one process and
-identity with BENCH_PROCESSES processes (default: the machine's cores). After a warm-up of each, rounds
-are interleaved (floor, identity x1, identity xN, then again): per round and server,
+Servers run side by side, each identity server on a database of its own: the floor (`bench/_floor.py`:
+verify the same Microsoft token, sign an ES256 session, on identity's HTTP stack) on one process and on
+BENCH_PROCESSES processes (default: the machine's cores), identity with one process and with BENCH_PROCESSES.
+After a warm-up of each, rounds are interleaved (floors, identity x1, identity xN, then again): per round and server,
 
 - `GET /v1/login/{code}` at saturation: the nonces of the round's sign-ins; identity CPU per request and
   the transactions that wrote anything in the cluster meanwhile (there must be none);
@@ -108,6 +108,17 @@ class Bench:
         env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
         return env
 
+    async def floor(self, processes: int) -> "Server":
+        """The floor app on `processes` processes (as identity runs them), started and ready."""
+        port = free_port()
+        name = "floor" if processes == 1 else f"floor_x{processes}"
+        server = Server(name, _command("bench._floor", "from_env", port, 1), {
+            **os.environ, "PORT": str(port), "EMULATOR_URL": self.emulator, "TID": self.tid,
+            "APPLICATION_ID": self.app, "FLOOR_PROCESSES": str(processes),
+        }, port)  # fmt: skip
+        await server.ready("/schema")
+        return server
+
     async def mint(self, nonces: list[str]) -> list[bytes]:
         """Sign-in requests with fresh tokens from the emulator (minted 8 at a time, before the clock)."""
         host = f"127.0.0.1:{self.emulator.rsplit(':', 1)[1]}"
@@ -193,7 +204,7 @@ class Bench:
 
     def profiler(self, server: Server) -> subprocess.Popen[bytes] | None:
         """py-spy on the server's processes during a saturation phase, when BENCH_PROFILE names a file."""
-        if not (target := os.environ.get("BENCH_PROFILE")) or server.name == "floor":
+        if not (target := os.environ.get("BENCH_PROFILE")) or server.name.startswith("floor"):
             return None
         out = f"{target}.{server.name}.{len(self.profiled)}.txt"
         self.profiled.append(out)
@@ -211,7 +222,7 @@ class Bench:
             await asyncio.sleep(0.05)
 
     async def sign_ins(self, server: Server, requests: list[bytes], rate: float | None) -> dict[str, Any]:
-        conn = await asyncpg.connect(self.database_url(server.name)) if server.name != "floor" else None
+        conn = None if server.name.startswith("floor") else await asyncpg.connect(self.database_url(server.name))
         try:
             before = self.cpu(server)
             profiler = self.profiler(server) if rate is None else None
@@ -269,24 +280,20 @@ async def _run(stack: Stack) -> dict[str, Any]:
                  bench.app, "--login-code", bench.code, "--directory-id", bench.tid],
                 env=bench.identity_env(name, port, 1), check=True, capture_output=True, timeout=60,
             )  # fmt: skip
-        port = free_port()
-        floor = Server("floor", _command("bench._floor", "from_env", port, 1), {
-            **os.environ, "PORT": str(port), "EMULATOR_URL": bench.emulator, "TID": bench.tid,
-            "APPLICATION_ID": bench.app,
-        }, port)  # fmt: skip
-        servers.insert(0, floor)
-        await floor.ready("/schema")
+        floors = [await bench.floor(count) for count in sorted({1, processes})]
+        servers[:0] = floors
         floor_requests = (await bench.mint(["n"] * 200)) * ((per_round + half) // 200 + 1)
-        for server in servers[1:]:
+        for server in servers[len(floors) :]:
             nonces, _ = await bench.nonces(server, warmup)
             await bench.sign_ins(server, await bench.mint(nonces), None)
-        await bench.sign_ins(floor, floor_requests[:warmup], None)
+        for floor in floors:
+            await bench.sign_ins(floor, floor_requests[:warmup], None)
         results: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
         for number in range(rounds):
             for server in servers:
                 sys.stdout.write(f"   round {number + 1}: {server.name}\n")
                 sys.stdout.flush()
-                if server is floor:
+                if server in floors:
                     requests, login = floor_requests[: per_round + half], None
                 else:
                     nonces, login = await bench.nonces(server, per_round + half)
@@ -300,10 +307,7 @@ async def _run(stack: Stack) -> dict[str, Any]:
         for name in names:
             await admin.execute(f'drop database if exists "{bench.database_url(name).rsplit("/", 1)[1]}" with (force)')
         await admin.close()
-    summary = {name: _median(rs) for name, rs in results.items()}
-    floor_cpu = summary["floor"]["saturation"]["identity_cpu_ms"]
-    for figures in summary.values():
-        figures["ratio_to_floor"] = round(figures["saturation"]["identity_cpu_ms"] / floor_cpu, 2)
+    summary = _ratios({name: _median(rs) for name, rs in results.items()})
     return {
         "server": os.environ.get("BENCH_SERVER", "uvicorn"),
         "settings": {"warmup": warmup, "round": per_round, "half_load": half, "rounds": rounds,
@@ -311,6 +315,15 @@ async def _run(stack: Stack) -> dict[str, Any]:
         "median": summary,
         "rounds": results,
     }  # fmt: skip
+
+
+def _ratios(summary: dict[str, Any]) -> dict[str, Any]:
+    """Each server's CPU per sign-in against the floor's on as many processes."""
+    for name, figures in summary.items():
+        count = name.rpartition("_x")[2] if "_x" in name else "1"
+        floor_cpu = summary["floor" if count == "1" else f"floor_x{count}"]["saturation"]["identity_cpu_ms"]
+        figures["ratio_to_floor"] = round(figures["saturation"]["identity_cpu_ms"] / floor_cpu, 2)
+    return summary
 
 
 def _median(rounds: list[dict[str, Any]]) -> dict[str, Any]:
