@@ -1,6 +1,7 @@
 """The id_token rules, checked without servers: a key set in memory stands in for Microsoft's keys."""
 
 import base64
+import binascii
 import hashlib
 import random
 import time
@@ -289,17 +290,29 @@ def test_an_access_token_of_any_other_shape_is_malformed(access_token: str) -> N
 
 
 def test_reading_a_segment_agrees_with_decoding_it() -> None:
-    """is_jose_compact reads the payload and signature without decoding them; it must accept exactly the
-    segments the strict decoder accepts (non-canonical trailing bits, padding, foreign characters refused)."""
+    """Segments are read without a decode-and-re-encode round: is_b64url (and b64url, which relies on it)
+    must accept exactly the canonical base64url segments (non-canonical trailing bits, padding, foreign
+    characters refused)."""
     generator = random.Random(14)
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     segments = ["", "a", "ab=", "a!b", "AQ", "AR", "AAE", "AAF", "Zm9v", "Zm9vYg", "Zm9vYh"] + [
         "".join(generator.choice(alphabet) for _ in range(length)) for length in range(1, 30) for _ in range(100)
     ]
     for segment in segments:
-        try:
-            compact.b64url(segment)
-            decodes = True
-        except ValueError:
-            decodes = False
-        assert compact.is_b64url(segment) == decodes, segment
+        assert compact.is_b64url(segment) == _strictly_base64url(segment), segment
+        if compact.is_b64url(segment):
+            assert base64.urlsafe_b64encode(compact.b64url(segment)).rstrip(b"=") == segment.encode()
+        else:
+            with pytest.raises(ValueError, match="base64url"):
+                compact.b64url(segment)
+
+
+def _strictly_base64url(segment: str) -> bool:
+    """The reference: the URL-safe alphabet, no padding, and re-encoding the decoded bytes gives it back."""
+    if any(c not in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_" for c in segment):
+        return False
+    try:
+        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except binascii.Error:
+        return False
+    return base64.urlsafe_b64encode(data).rstrip(b"=") == segment.encode()

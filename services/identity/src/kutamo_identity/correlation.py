@@ -12,7 +12,6 @@ import re
 import time
 from typing import Any
 
-from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,10 +32,15 @@ class CorrelationMiddleware(ASGIMiddleware):
     scopes = ("http",)  # type: ignore[assignment]
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        headers = Headers.from_scope(scope)
-        incoming = headers.get("x-request-id", "")
+        incoming, caller_trace = "", None
+        for name, value in scope["headers"]:  # the raw list, once: a Headers object costs more than the lookups
+            if name == b"x-request-id" and not incoming:
+                incoming = value.decode("latin-1")
+            elif name == b"traceparent" and caller_trace is None:
+                caller_trace = value.decode("latin-1")
         request_id = incoming if _REQUEST_ID.match(incoming) else os.urandom(16).hex()  # as random as uuid4().hex
-        traceparent = tracing.continue_or_start(headers.get("traceparent"))
+        traceparent = tracing.continue_or_start(caller_trace)
+        request_id_header = (b"x-request-id", request_id.encode())
         scope.setdefault("state", {})["traceparent"] = traceparent
         status = 500
         started = time.perf_counter()
@@ -45,7 +49,8 @@ class CorrelationMiddleware(ASGIMiddleware):
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableScopeHeaders.from_message(message)["X-Request-Id"] = request_id
+                message["headers"] = [*(h for h in message.get("headers", ()) if h[0].lower() != b"x-request-id"),
+                                      request_id_header]  # fmt: skip
             await send(message)
 
         with bound(request_id=request_id, trace_id=tracing.trace_id(traceparent)), request_line() as message:
