@@ -30,6 +30,9 @@ async def database(pool: asyncpg.Pool, outage: DatabaseOutage = DATABASE) -> dic
     except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         if isinstance(exc, TimeoutError) or database_unavailable(exc):
             outage.failed(exc)
+            # The pool's idle connections may be dead too (PostgreSQL restarted): it would hand out one per
+            # check, each failing in turn, and the check would report the outage seconds after it ended.
+            await pool.expire_connections()  # each is replaced by a fresh one when next acquired
         return {"ok": False, "error": type(exc).__name__, "reason": describe(exc)}
     outage.answered()
     return {"ok": True}
