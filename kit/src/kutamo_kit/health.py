@@ -6,6 +6,7 @@ checks keep a `..._ready` gauge current between scrapes.
 """
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -14,6 +15,8 @@ from litestar import Response
 from prometheus_client import Gauge
 
 from kutamo_kit.outages import DATABASE, DatabaseOutage, database_unavailable, describe
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Checks", "answer", "database", "kafka", "keep_gauge", "ready", "run"]
 
@@ -69,7 +72,12 @@ async def run(checks: Checks, gauge: Gauge) -> Mapping[str, Mapping[str, Any]]:
 
 
 async def keep_gauge(checks: Checks, gauge: Gauge, every: float = 5) -> None:
-    """Keep the ready gauge current between scrapes (cancel to stop)."""
+    """Keep the ready gauge current between scrapes (cancel to stop). A check that fails unexpectedly counts
+    as not ready and is logged; the loop goes on (it also tells when the database is back: DATABASE)."""
     while True:
-        await run(checks, gauge)
+        try:
+            await run(checks, gauge)
+        except Exception as exc:  # a watchdog that stops would report its last state forever
+            gauge.set(0)
+            log.warning("readiness check failed", extra={"error": type(exc).__name__, "reason": describe(exc)})
         await asyncio.sleep(every)
