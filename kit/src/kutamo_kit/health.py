@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
+from asyncpg.exceptions import InternalClientError
 from litestar import Response
 from prometheus_client import Gauge
 
@@ -30,7 +31,7 @@ async def database(pool: asyncpg.Pool, outage: DatabaseOutage = DATABASE) -> dic
     """PostgreSQL answers a query through the pool (which reconnects by itself after a restart)."""
     try:
         await asyncio.wait_for(pool.fetchval("select 1"), _DATABASE_SECONDS)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as exc:
         if isinstance(exc, TimeoutError) or database_unavailable(exc):
             outage.failed(exc)
             # The pool's idle connections may be dead too (PostgreSQL restarted): it would hand out one per

@@ -30,6 +30,10 @@ _AWAY: tuple[type[BaseException], ...] = (
     pg.CrashShutdownError,  # 57P02
 )
 _CLOSED = ("connection is closed", "connection was closed")
+# A pooled connection that received PostgreSQL's FATAL "terminating connection" while idle waits for a
+# ReadyForQuery that never comes; taken before its socket is seen closing, it refuses the next statement
+# with this (seen once in the fault test's PostgreSQL restart, as a 500 on the login page).
+_MID_SHUTDOWN = "another operation"
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -41,6 +45,8 @@ def database_unavailable(exc: BaseException) -> bool:
         if isinstance(current, _AWAY):
             return True
         if isinstance(current, asyncpg.InterfaceError) and any(t in str(current) for t in _CLOSED):
+            return True
+        if isinstance(current, pg.InternalClientError) and _MID_SHUTDOWN in str(current):
             return True
         current = current.__cause__ or current.__context__
     return False
