@@ -11,17 +11,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
-from asyncpg.exceptions import InternalClientError
 from litestar import Response
 from prometheus_client import Gauge
 
-from kutamo_kit.outages import DATABASE, DatabaseOutage, database_unavailable, describe
+from kutamo_kit.outages import DATABASE, DATABASE_ERRORS, DatabaseOutage, database_unavailable, describe
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Checks", "answer", "database", "kafka", "keep_gauge", "ready", "run"]
 
 _DATABASE_SECONDS = 2.0
+_FAILURES: tuple[type[Exception], ...] = (*DATABASE_ERRORS, TimeoutError)
 _KAFKA_SECONDS = 1.5
 
 Checks = Callable[[], Awaitable[Mapping[str, Mapping[str, Any]]]]
@@ -31,7 +31,7 @@ async def database(pool: asyncpg.Pool, outage: DatabaseOutage = DATABASE) -> dic
     """PostgreSQL answers a query through the pool (which reconnects by itself after a restart)."""
     try:
         await asyncio.wait_for(pool.fetchval("select 1"), _DATABASE_SECONDS)
-    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError) as exc:
+    except _FAILURES as exc:
         if isinstance(exc, TimeoutError) or database_unavailable(exc):
             outage.failed(exc)
             # The pool's idle connections may be dead too (PostgreSQL restarted): it would hand out one per

@@ -12,7 +12,15 @@ from collections.abc import Callable
 import asyncpg
 from asyncpg import exceptions as pg
 
-__all__ = ["DATABASE", "DatabaseAway", "DatabaseOutage", "database_unavailable", "describe", "fold_pool_reconnect_logs"]
+__all__ = [
+    "DATABASE",
+    "DATABASE_ERRORS",
+    "DatabaseAway",
+    "DatabaseOutage",
+    "database_unavailable",
+    "describe",
+    "fold_pool_reconnect_logs",
+]
 
 log = logging.getLogger("kutamo_kit.outages")
 
@@ -29,6 +37,13 @@ _AWAY: tuple[type[BaseException], ...] = (
     pg.AdminShutdownError,  # 57P01: terminating connection due to administrator command
     pg.CrashShutdownError,  # 57P02
 )
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    pg.InternalClientError,  # see _MID_SHUTDOWN
+)
+"""What a database call raises when it fails (for loops that must outlive an outage: never a bare Exception)."""
 _CLOSED = ("connection is closed", "connection was closed")
 # A pooled connection that received PostgreSQL's FATAL "terminating connection" while idle waits for a
 # ReadyForQuery that never comes; taken before its socket is seen closing, it refuses the next statement

@@ -37,6 +37,7 @@ from aiokafka.errors import KafkaError
 
 from kutamo_kit.kafka import clients
 from kutamo_kit.kafka.connectivity import KafkaConnectivity
+from kutamo_kit.outages import DATABASE_ERRORS
 from kutamo_kit.outbox.batches import Batch, Batcher
 from kutamo_kit.outbox.metrics import RelayReport
 from kutamo_kit.outbox.order import leaving
@@ -150,7 +151,7 @@ class OutboxRelay:
             try:
                 await self._run_once_connected()
                 backoff = self._poll
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
+            except (*DATABASE_ERRORS, KafkaError) as exc:
                 self._failed(exc, backoff)
                 await self._close_producer()
                 await self._sleep(backoff)
@@ -312,7 +313,7 @@ class OutboxRelay:
                     oldest: datetime | None = backlog["oldest"]
                     age = (self._clock() - oldest).total_seconds() if oldest else 0.0
                     self._report.backlog(backlog["rows"], age)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except DATABASE_ERRORS as exc:
                     log.debug("outbox backlog not read", extra={"error": type(exc).__name__})
                 await asyncio.sleep(self._observe_every)
         finally:

@@ -46,7 +46,7 @@ from kutamo_identity.tenants.service import TenantAdminService
 from kutamo_kit import runtime
 from kutamo_kit.kafka.connectivity import KafkaConnectivity, install
 from kutamo_kit.openapi import bearer, openapi
-from kutamo_kit.outages import DATABASE, database_unavailable
+from kutamo_kit.outages import DATABASE, DATABASE_ERRORS, database_unavailable
 from kutamo_kit.problems import BodyDepthGuardedRequest, exception_handlers
 from kutamo_kit.seams import Clock, IdFactory, random_id, system_clock
 
@@ -248,7 +248,7 @@ async def _housekeeping(pool: asyncpg.Pool, clock: Clock, every_seconds: float =
                 await secrets.forget_expired(conn, clock())
                 await setup_sessions.forget_expired(conn, clock())
                 await session_keys.forget_retired(conn, clock())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             logging.getLogger(__name__).warning("housekeeping failed", extra={"error": type(exc).__name__})
         await asyncio.sleep(every_seconds)
 
@@ -264,7 +264,7 @@ async def _keep_session_keys_published(
     while True:
         try:
             await sessions.publish_due(pool, clock())
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             if database_unavailable(exc):
                 DATABASE.failed(exc)
             else:

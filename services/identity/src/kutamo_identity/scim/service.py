@@ -19,6 +19,7 @@ from kutamo_identity.scim.errors import ScimError, not_found
 from kutamo_identity.scim.resources import UserState
 from kutamo_identity.tenancy import tenant_transaction
 from kutamo_kit import logformat
+from kutamo_kit.outages import DATABASE_ERRORS
 from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class ScimService:
                 await repository.record_request(
                     conn, caller.tenant_id, caller.token_id, self._clock(), method, route, resource, status, scim_type
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("SCIM request not audited", extra={"error": type(exc).__name__})
 
 

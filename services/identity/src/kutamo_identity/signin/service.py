@@ -29,6 +29,7 @@ from kutamo_identity.tenants.cache import ConnectionCache
 from kutamo_identity.tenants.repository import Connection
 from kutamo_identity.tenants.rules import LOGIN_CODE
 from kutamo_kit import logformat
+from kutamo_kit.outages import DATABASE_ERRORS
 from kutamo_kit.seams import Clock, IdFactory
 
 log = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class SignInService:
         try:
             async with tenant_transaction(self._pool, tenant_id) as conn:
                 await history.record_refusal(conn, tenant_id, self._clock(), code)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("sign-in refusal not recorded", extra={"error": type(exc).__name__})
 
     async def report_microsoft_error(self, login_code: str, report: MicrosoftErrorReport) -> MicrosoftErrorGuidance:

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from kutamo_identity.tenants.repository import Connection, find_by_login_code
+from kutamo_kit.outages import DATABASE_ERRORS
 
 CHANNEL = "kutamo_connections"
 _MAX_ENTRIES = 10_000
@@ -71,6 +72,6 @@ class ConnectionCache:
                         with contextlib.suppress(asyncpg.InterfaceError, OSError, asyncpg.PostgresError):
                             await conn.remove_listener(CHANNEL, self.forget)
                 log.warning("connection cache: lost its notifications, reading every lookup until back")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DATABASE_ERRORS as exc:
                 log.warning("connection cache: cannot listen", extra={"error": type(exc).__name__})
             await asyncio.sleep(retry_seconds)
